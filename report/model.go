@@ -1,0 +1,185 @@
+package report
+
+import "errors"
+
+// Schema identifies the report format. It changes only when a field's
+// meaning changes; new fields may be added within a schema version.
+const Schema = "custodian/report/v1"
+
+// ErrMismatch is returned (wrapped) when a signature, a segment or an image
+// hash does not match what the report records.
+var ErrMismatch = errors.New("verification mismatch")
+
+// Status of an acquisition as recorded in the report.
+type Status string
+
+const (
+	// StatusComplete: every byte of the source was imaged (unreadable sectors,
+	// if any, are listed and zero-filled) and the image files are synced.
+	StatusComplete Status = "complete"
+	// StatusIncomplete: the acquisition stopped early (interrupted, or an
+	// error on the destination); Report.BytesAcquired says how far it got.
+	StatusIncomplete Status = "incomplete"
+	// StatusFailed: the acquisition could not produce a usable image.
+	StatusFailed Status = "failed"
+)
+
+// Report is everything an acquisition established. Field order here is the
+// order in the JSON encoding; maps are encoded with sorted keys, so the same
+// facts always give the same bytes (the bytes that are signed).
+type Report struct {
+	Schema        string       `json:"schema"`
+	Status        Status       `json:"status"`
+	Error         string       `json:"error,omitempty"`
+	Tool          Tool         `json:"tool"`
+	Case          Case         `json:"case"`
+	Source        Source       `json:"source"`
+	Image         Image        `json:"image"`
+	Settings      Settings     `json:"settings"`
+	BytesAcquired int64        `json:"bytes_acquired"`
+	Hashes        Hashes       `json:"hashes"`
+	HashWindows   []HashWindow `json:"hash_windows"`
+	Unreadable    []Range      `json:"unreadable"`
+	Verification  Verification `json:"verification"`
+	Signer        *Signer      `json:"signer,omitempty"`
+	StartedAt     string       `json:"started_at"`
+	FinishedAt    string       `json:"finished_at"`
+	Host          Host         `json:"host"`
+	CommandLine   []string     `json:"command_line"`
+	Events        []Event      `json:"events"`
+}
+
+// Tool names the program that wrote the report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Case holds the chain-of-custody fields given by the examiner.
+type Case struct {
+	CaseNumber     string `json:"case_number"`
+	EvidenceNumber string `json:"evidence_number"`
+	Examiner       string `json:"examiner"`
+	Description    string `json:"description"`
+	Notes          string `json:"notes"`
+}
+
+// Source describes the imaged device or file and its write-block state.
+type Source struct {
+	Path               string `json:"path"`
+	Kind               string `json:"kind"` // "block device" or "regular file"
+	Size               int64  `json:"size"`
+	LogicalSectorSize  int    `json:"logical_sector_size"`
+	PhysicalSectorSize int    `json:"physical_sector_size"`
+	Vendor             string `json:"vendor,omitempty"`
+	Model              string `json:"model"`
+	Serial             string `json:"serial"`
+	WWID               string `json:"wwid,omitempty"`
+	ReadOnlyBefore     bool   `json:"read_only_before"`
+	ReadOnlyDuring     bool   `json:"read_only_during"`
+	// SectorsWrittenDuring is the rise of the block layer's sectors-written
+	// counter of the source (and its partitions) between the start and the
+	// end of the acquisition. Anything but 0 is a write-block failure. It is
+	// 0 for regular files, whose writes the block layer cannot attribute.
+	SectorsWrittenDuring int64      `json:"sectors_written_during"`
+	WriteBlock           WriteBlock `json:"write_block"`
+}
+
+// WriteBlock records what was done to keep the source read-only.
+type WriteBlock struct {
+	// Enabled is false with --no-writeblock and for regular files.
+	Enabled bool `json:"enabled"`
+	// Method is how: "BLKROSET" for block devices.
+	Method string `json:"method,omitempty"`
+	// Devices are the device nodes set read-only (the disk and partitions).
+	Devices []string `json:"devices,omitempty"`
+	// Confirmed is true when BLKROGET read back read-only for all Devices.
+	Confirmed bool `json:"confirmed"`
+	// Restored is true when the previous writable state was put back after
+	// the acquisition (only when asked).
+	Restored bool `json:"restored"`
+	// CounterChecked is true when the block layer's write counters were read
+	// before and after, so SectorsWrittenDuring is a measurement.
+	CounterChecked bool `json:"counter_checked"`
+}
+
+// Image describes the written image files.
+type Image struct {
+	Format      string    `json:"format"` // "raw" or "ewf"
+	Name        string    `json:"name"`
+	SegmentSize int64     `json:"segment_size"`
+	Compression string    `json:"compression"`
+	Segments    []Segment `json:"segments"`
+}
+
+// Segment is one image file. Offset and Length are the range of the source
+// stream it holds. Hashes are over the file's own bytes as written (for raw
+// images that is exactly the source range), so each file can be checked
+// alone; FileSize is its size on disk.
+type Segment struct {
+	File     string `json:"file"`
+	Offset   int64  `json:"offset"`
+	Length   int64  `json:"length"`
+	FileSize int64  `json:"file_size"`
+	Hashes   Hashes `json:"hashes"`
+}
+
+// Settings are the acquisition parameters that shaped the result.
+type Settings struct {
+	HashAlgorithms []string `json:"hash_algorithms"`
+	HashWindow     int64    `json:"hash_window"`
+	ReadSize       int      `json:"read_size"`
+	Retries        int      `json:"retries"`
+	DirectIO       bool     `json:"direct_io"`
+	Resumed        bool     `json:"resumed"`
+}
+
+// Hashes maps an algorithm name ("md5", "sha1", "sha256", "sha512") to a
+// lower-case hex digest.
+type Hashes map[string]string
+
+// HashWindow is a piecewise hash of Length bytes of the source at Offset.
+type HashWindow struct {
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+	Hashes Hashes `json:"hashes"`
+}
+
+// Range is a byte range of the source, aligned to its logical sector size.
+type Range struct {
+	Offset int64 `json:"offset"`
+	Length int64 `json:"length"`
+}
+
+// Verification is the result of re-reading the written image (--verify).
+type Verification struct {
+	Performed bool   `json:"performed"`
+	Matched   bool   `json:"matched"`
+	Hashes    Hashes `json:"hashes"`
+}
+
+// Signer identifies the key that signs the report. It is filled in before
+// signing, so the signature covers it.
+type Signer struct {
+	KeyType     string `json:"key_type"`
+	Fingerprint string `json:"fingerprint"` // "SHA256:…" as ssh-keygen -l prints it
+	PublicKey   string `json:"public_key"`  // authorized_keys format
+	Identity    string `json:"identity,omitempty"`
+}
+
+// Host is the machine that ran the acquisition.
+type Host struct {
+	Hostname string `json:"hostname"`
+	Kernel   string `json:"kernel"`
+}
+
+// Event is a notable moment of the acquisition: a retry, an unreadable
+// range, a write-block warning, an interruption.
+type Event struct {
+	Time    string `json:"time"`
+	Level   string `json:"level"` // "info", "warning" or "error"
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+	Offset  *int64 `json:"offset,omitempty"`
+	Length  *int64 `json:"length,omitempty"`
+}

@@ -79,7 +79,7 @@ func printManifest() error {
 				f.Modified.Format("2006-01-02 15:04:05"), runs(f.Clusters), sum)
 		}
 	}
-	fmt.Println("\nOutside the partitions:\n")
+	fmt.Print("\nOutside the partitions:\n\n")
 	fmt.Println("| What | LBA | Bytes | SHA-256 |")
 	fmt.Println("|---|---:|---:|---|")
 	for _, f := range files {

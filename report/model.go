@@ -1,6 +1,11 @@
 package report
 
-import "errors"
+import (
+	"errors"
+	"os"
+	"strings"
+	"time"
+)
 
 // Schema identifies the report format. It changes only when a field's
 // meaning changes; new fields may be added within a schema version.
@@ -41,7 +46,7 @@ type Report struct {
 	HashWindows   []HashWindow `json:"hash_windows"`
 	Unreadable    []Range      `json:"unreadable"`
 	Verification  Verification `json:"verification"`
-	Signer        *Signer      `json:"signer,omitempty"`
+	Signer        *SignerInfo  `json:"signer,omitempty"`
 	StartedAt     string       `json:"started_at"`
 	FinishedAt    string       `json:"finished_at"`
 	Host          Host         `json:"host"`
@@ -158,9 +163,10 @@ type Verification struct {
 	Hashes    Hashes `json:"hashes"`
 }
 
-// Signer identifies the key that signs the report. It is filled in before
-// signing, so the signature covers it.
-type Signer struct {
+// SignerInfo identifies the key that signs the report. WriteFiles fills it
+// in before signing, so the signature covers it: whoever verifies learns
+// from the signed bytes which key the examiner meant to sign with.
+type SignerInfo struct {
 	KeyType     string `json:"key_type"`
 	Fingerprint string `json:"fingerprint"` // "SHA256:…" as ssh-keygen -l prints it
 	PublicKey   string `json:"public_key"`  // authorized_keys format
@@ -182,4 +188,83 @@ type Event struct {
 	Message string `json:"message"`
 	Offset  *int64 `json:"offset,omitempty"`
 	Length  *int64 `json:"length,omitempty"`
+}
+
+// TimeFormat is how every timestamp in a report is written: RFC 3339 in UTC
+// with millisecond precision and a fixed width, so timestamps sort as
+// strings and the same instant always gives the same bytes.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// Timestamp formats t for a report (see [TimeFormat]).
+func Timestamp(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// Env is what a report learns from its surroundings rather than from the
+// acquisition: the clock, the machine and the tool. It is injected so that
+// tests (and golden files) are deterministic; [DefaultEnv] reads the real
+// values.
+type Env struct {
+	Now      func() time.Time
+	Hostname string
+	Kernel   string
+	Version  string
+	Args     []string // the command line, program name first
+}
+
+// DefaultEnv returns the environment of this process: wall clock, host name,
+// kernel release (from /proc/sys/kernel/osrelease), the given tool version
+// and os.Args.
+func DefaultEnv(version string) Env {
+	host, _ := os.Hostname()
+	kernel := ""
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(b))
+	}
+	return Env{Now: time.Now, Hostname: host, Kernel: kernel, Version: version, Args: os.Args}
+}
+
+// New starts a report: schema, tool, host, command line and started_at come
+// from env; the status is incomplete until the acquisition says otherwise.
+// Slices and maps are empty, not nil, as in every encoded report.
+func New(env Env) *Report {
+	now := time.Now
+	if env.Now != nil {
+		now = env.Now
+	}
+	return &Report{
+		Schema:      Schema,
+		Status:      StatusIncomplete,
+		Tool:        Tool{Name: "custodian", Version: env.Version},
+		Image:       Image{Segments: []Segment{}},
+		Settings:    Settings{HashAlgorithms: []string{}},
+		Hashes:      Hashes{},
+		HashWindows: []HashWindow{},
+		Unreadable:  []Range{},
+		Verification: Verification{
+			Hashes: Hashes{},
+		},
+		StartedAt:   Timestamp(now()),
+		Host:        Host{Hostname: env.Hostname, Kernel: env.Kernel},
+		CommandLine: append([]string{}, env.Args...),
+		Events:      []Event{},
+	}
+}
+
+// Log appends an event at time t.
+func (r *Report) Log(t time.Time, level, kind, message string) {
+	r.Events = append(r.Events, Event{Time: Timestamp(t), Level: level, Kind: kind, Message: message})
+}
+
+// LogRange appends an event about length bytes of the source at offset.
+func (r *Report) LogRange(t time.Time, level, kind, message string, offset, length int64) {
+	r.Events = append(r.Events, Event{Time: Timestamp(t), Level: level, Kind: kind, Message: message,
+		Offset: &offset, Length: &length})
+}
+
+// UnreadableBytes is the total length of the unreadable ranges.
+func (r *Report) UnreadableBytes() int64 {
+	var n int64
+	for _, u := range r.Unreadable {
+		n += u.Length
+	}
+	return n
 }

@@ -1,0 +1,170 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ErrSchema is returned (wrapped) by Parse for a document that is not a
+// custodian report of this schema version.
+var ErrSchema = errors.New("not a " + Schema + " report")
+
+// Marshal returns the canonical encoding of r: fields in the order of the
+// Go structs, map keys sorted, two-space indentation, no HTML escaping and a
+// trailing newline. Nil slices and maps are written as [] and {}, so every
+// report has the same shape and the same facts always give the same bytes.
+// Those bytes are what WriteFiles signs. r is not modified.
+func Marshal(r *Report) ([]byte, error) {
+	if r == nil {
+		return nil, errors.New("marshal report: nil report")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(normalized(r)); err != nil {
+		return nil, fmt.Errorf("marshal report: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// normalized returns a copy of r whose nil slices and maps are empty ones.
+// It copies every slice it changes, never writing through to r.
+func normalized(r *Report) *Report {
+	c := *r
+	c.Hashes = hashesOrEmpty(c.Hashes)
+	c.Verification.Hashes = hashesOrEmpty(c.Verification.Hashes)
+	if c.Settings.HashAlgorithms == nil {
+		c.Settings.HashAlgorithms = []string{}
+	}
+	if c.CommandLine == nil {
+		c.CommandLine = []string{}
+	}
+	if c.Unreadable == nil {
+		c.Unreadable = []Range{}
+	}
+	if c.Events == nil {
+		c.Events = []Event{}
+	}
+	c.Image.Segments = make([]Segment, len(r.Image.Segments))
+	for i, s := range r.Image.Segments {
+		s.Hashes = hashesOrEmpty(s.Hashes)
+		c.Image.Segments[i] = s
+	}
+	c.HashWindows = make([]HashWindow, len(r.HashWindows))
+	for i, w := range r.HashWindows {
+		w.Hashes = hashesOrEmpty(w.Hashes)
+		c.HashWindows[i] = w
+	}
+	return &c
+}
+
+func hashesOrEmpty(h Hashes) Hashes {
+	if h == nil {
+		return Hashes{}
+	}
+	return h
+}
+
+// Parse decodes a report.
+//
+// It is strict about what verification relies on and lenient about the
+// rest. It rejects anything that is not a single JSON object of schema
+// [Schema] (wrapping [ErrSchema]), trailing data, an unknown status, negative
+// offsets or lengths, and segment file names that are not plain file names
+// (a report must never make verify open a path outside its folder).
+// Fields it does not know are ignored: newer versions of custodian may add
+// fields within the same schema version, and older ones must still verify
+// those reports. The signature covers the file's bytes, not what Parse
+// makes of them, so leniency here cannot weaken it.
+//
+// For a canonical document (one written by [Marshal]) Marshal(Parse(b))
+// gives back b byte for byte; [IsCanonical] tells whether that holds.
+func Parse(b []byte) (*Report, error) {
+	var head struct {
+		Schema *string `json:"schema"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("parse report: %w", err)
+	}
+	if head.Schema == nil {
+		return nil, fmt.Errorf("parse report: no \"schema\" field: %w", ErrSchema)
+	}
+	if *head.Schema != Schema {
+		return nil, fmt.Errorf("parse report: schema %q: %w", *head.Schema, ErrSchema)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var r Report
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("parse report: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("parse report: data after the report object")
+	}
+	if err := r.validate(); err != nil {
+		return nil, fmt.Errorf("parse report: %w", err)
+	}
+	return &r, nil
+}
+
+// IsCanonical reports whether b is exactly the canonical encoding of the
+// report it holds, that is, whether it was written by [Marshal] of this
+// version and not edited since (or edited with great care).
+func IsCanonical(b []byte) bool {
+	r, err := Parse(b)
+	if err != nil {
+		return false
+	}
+	m, err := Marshal(r)
+	return err == nil && bytes.Equal(m, b)
+}
+
+func (r *Report) validate() error {
+	switch r.Status {
+	case StatusComplete, StatusIncomplete, StatusFailed:
+	default:
+		return fmt.Errorf("unknown status %q", r.Status)
+	}
+	if r.Image.Name != "" {
+		if err := checkFileName(r.Image.Name); err != nil {
+			return fmt.Errorf("image name: %w", err)
+		}
+	}
+	for i, s := range r.Image.Segments {
+		if err := checkFileName(s.File); err != nil {
+			return fmt.Errorf("segment %d: %w", i+1, err)
+		}
+		if s.Offset < 0 || s.Length < 0 || s.FileSize < 0 {
+			return fmt.Errorf("segment %s: negative offset, length or size", s.File)
+		}
+	}
+	for _, w := range r.HashWindows {
+		if w.Offset < 0 || w.Length < 0 {
+			return errors.New("hash window: negative offset or length")
+		}
+	}
+	for _, u := range r.Unreadable {
+		if u.Offset < 0 || u.Length < 0 {
+			return errors.New("unreadable range: negative offset or length")
+		}
+	}
+	if r.Source.Size < 0 || r.BytesAcquired < 0 || r.Image.SegmentSize < 0 {
+		return errors.New("negative size")
+	}
+	return nil
+}
+
+// checkFileName accepts plain file names only: no directories, no "." or
+// "..", no control characters.
+func checkFileName(name string) error {
+	if name == "" || name == "." || name == ".." ||
+		strings.ContainsAny(name, "/\\") ||
+		strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("%q is not a plain file name", name)
+	}
+	return nil
+}

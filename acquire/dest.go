@@ -1,0 +1,97 @@
+package acquire
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/custodian-forensics/custodian/blockdev"
+	"github.com/custodian-forensics/custodian/internal/units"
+	"golang.org/x/sys/unix"
+)
+
+// ErrOutputOnSource is wrapped when the output folder lies on the source
+// device, one of its partitions or a device stacked on it.
+var ErrOutputOnSource = errors.New("the output folder is on the source device")
+
+// prepareDest refuses an output folder that would write to the source. It
+// checks the nearest existing ancestor of dir BEFORE anything is created:
+// creating the folder on the source's own filesystem would already be a
+// write to the evidence.
+func prepareDest(dir, source string, dev *blockdev.Device) error {
+	existing, err := nearestExisting(dir)
+	if err != nil {
+		return fmt.Errorf("%w: output folder %s: %w", ErrUsage, dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(existing, &st); err != nil {
+		return fmt.Errorf("%w: output folder %s: %w", ErrUsage, dir, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("%w: output %s is not a folder", ErrUsage, existing)
+	}
+	if !dev.IsBlock() {
+		return nil
+	}
+	info, err := blockdev.Inspect(source)
+	if err != nil {
+		return fmt.Errorf("%w: cannot tell whether the output folder is on the source: %w", ErrUsage, err)
+	}
+	if slices.Contains(info.RelatedDevNums(), uint64(st.Dev)) {
+		return &refusal{
+			err:  fmt.Errorf("%w: %w: %s is on a filesystem of %s", ErrUsage, ErrOutputOnSource, existing, source),
+			hint: "write the image to another disk: -o /path/on/another/disk",
+		}
+	}
+	return nil
+}
+
+// nearestExisting returns dir or its closest ancestor that exists.
+func nearestExisting(dir string) (string, error) {
+	p, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		_, err := os.Stat(p)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return "", err
+		}
+		p = parent
+	}
+}
+
+// checkSpace refuses a destination whose free space is known to be smaller
+// than the image (raw images are as large as the source), unless forced.
+func checkSpace(dir string, need int64, o *Options) error {
+	existing, err := nearestExisting(dir)
+	if err != nil {
+		return nil // prepareDest already reported it
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(existing, &fs); err != nil {
+		return nil // unknown: nothing to refuse on
+	}
+	free := int64(fs.Bavail) * int64(fs.Bsize)
+	need += 1 << 20 // report, journal, folder entries
+	if o.Format != "raw" && o.Compression != "none" && o.Compression != "" {
+		return nil // compressed size cannot be known in advance
+	}
+	if free >= need || o.Force {
+		return nil
+	}
+	return &refusal{
+		err: fmt.Errorf("%w: the destination %s has %s free, the image needs about %s",
+			ErrUsage, existing, units.FormatSize(free), units.FormatSize(need)),
+		hint: "free space or choose another output folder; --force tries anyway (a full disk stops the acquisition, which can then be resumed elsewhere with --resume)",
+	}
+}

@@ -1,0 +1,106 @@
+package acquire
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/report"
+)
+
+// journalVersion changes when the journal's meaning changes; a journal of
+// another version is refused rather than misread.
+const journalVersion = 1
+
+// journal is NAME.journal: the state of an incomplete acquisition at its
+// last checkpoint. Everything before Checkpoint.Offset is imaged, synced
+// and hashed; a resume restores the hash states and the writer and reads
+// on from there. It is replaced atomically at each checkpoint and removed
+// when the report says complete.
+type journal struct {
+	Version  int            `json:"version"`
+	Source   journalSource  `json:"source"`
+	Settings journalOptions `json:"settings"`
+	Started  string         `json:"started_at"`
+	Check    *checkpointRec `json:"checkpoint,omitempty"`
+}
+
+type journalSource struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Model  string `json:"model"`
+	Serial string `json:"serial"`
+	Sector int    `json:"logical_sector_size"`
+}
+
+type journalOptions struct {
+	Format        string   `json:"format"`
+	SegmentSize   int64    `json:"segment_size"`
+	Hashes        []string `json:"hashes"`
+	SegmentHashes []string `json:"segment_hashes"`
+	HashWindow    int64    `json:"hash_window"`
+	Compression   string   `json:"compression"`
+}
+
+type checkpointRec struct {
+	Offset     int64                    `json:"offset"`
+	Hashes     map[string]hashing.State `json:"hashes"`
+	Windows    *windowState             `json:"windows,omitempty"`
+	Writer     json.RawMessage          `json:"writer"`
+	Unreadable []report.Range           `json:"unreadable"`
+	Events     []report.Event           `json:"events"`
+}
+
+func journalPath(dir, name string) string { return filepath.Join(dir, name+".journal") }
+
+func readJournal(path string) (*journal, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var j journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("journal %s is damaged: %w", path, err)
+	}
+	if j.Version != journalVersion {
+		return nil, fmt.Errorf("journal %s has version %d; this custodian reads version %d", path, j.Version, journalVersion)
+	}
+	return &j, nil
+}
+
+// writeJournal replaces the journal atomically: a new file, fsync, rename
+// over the old one, fsync of the folder.
+func writeJournal(path string, j *journal) error {
+	b, err := json.MarshalIndent(j, "", " ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	os.Remove(tmp) // a leftover of a crash between create and rename
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,167 @@
+package acquire
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// block is one read of the source, shared by every consumer. A block with a
+// non-nil mark carries no data: it is a marker that every consumer handles
+// in stream order (used for resume checkpoints).
+type block struct {
+	off  int64
+	data []byte
+	buf  []byte // the pooled buffer behind data
+	refs atomic.Int32
+	mark *marker
+}
+
+// marker collects every consumer's state at one stream offset.
+type marker struct {
+	off    int64
+	states []any // indexed like the consumers
+	left   atomic.Int32
+	done   chan struct{}
+}
+
+// consumer is one stage that sees every block, in order, in its own
+// goroutine: a hasher, the hash-window hasher, the image writer.
+type consumer interface {
+	consume(b []byte) error
+	// save returns the consumer's state after everything consumed so far.
+	save() (any, error)
+}
+
+// pool is a fixed set of buffers: memory use is its size, whatever the
+// source size. get blocks while every buffer is in use downstream.
+type pool struct{ free chan []byte }
+
+func newPool(n, size, align int) *pool {
+	p := &pool{free: make(chan []byte, n)}
+	for range n {
+		p.free <- alignedBuffer(size, align)
+	}
+	return p
+}
+
+func (p *pool) get(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-p.free:
+		return b, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *pool) put(b []byte) { p.free <- b }
+
+// alignedBuffer returns a size-byte slice whose start is aligned to align
+// bytes (for O_DIRECT reads).
+func alignedBuffer(size, align int) []byte {
+	if align <= 1 {
+		return make([]byte, size)
+	}
+	raw := make([]byte, size+align)
+	off := 0
+	if r := int(uintptrOf(raw) % uintptr(align)); r != 0 {
+		off = align - r
+	}
+	return raw[off : off+size : off+size]
+}
+
+// fanout runs the consumers, each on its own bounded queue, and returns a
+// send function for the producer and a wait function. The first error of any
+// stage cancels ctx; wait returns it.
+type fanout struct {
+	g       *errgroup.Group
+	ctx     context.Context
+	queues  []chan *block
+	pool    *pool
+	onState func(m *marker, i int, state any)
+}
+
+func newFanout(ctx context.Context, consumers []consumer, depth int, p *pool) *fanout {
+	g, gctx := errgroup.WithContext(ctx)
+	f := &fanout{g: g, ctx: gctx, pool: p}
+	for i, c := range consumers {
+		q := make(chan *block, depth)
+		f.queues = append(f.queues, q)
+		g.Go(func() error {
+			for b := range q {
+				if b.mark != nil {
+					st, err := c.save()
+					if err != nil {
+						return err
+					}
+					b.mark.states[i] = st
+					if b.mark.left.Add(-1) == 0 {
+						close(b.mark.done)
+					}
+					continue
+				}
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				err := c.consume(b.data)
+				f.release(b)
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return f
+}
+
+func (f *fanout) release(b *block) {
+	if b.refs.Add(-1) == 0 {
+		f.pool.put(b.buf)
+	}
+}
+
+// send hands b to every consumer, in order. It fails only when the pipeline
+// is cancelled.
+func (f *fanout) send(b *block) error {
+	if b.mark == nil {
+		b.refs.Store(int32(len(f.queues)))
+	}
+	for _, q := range f.queues {
+		select {
+		case q <- b:
+		case <-f.ctx.Done():
+			return f.ctx.Err()
+		}
+	}
+	return nil
+}
+
+// checkpoint sends a marker at stream offset off and waits until every
+// consumer has saved its state there. The states are in consumer order.
+func (f *fanout) checkpoint(off int64) ([]any, error) {
+	m := &marker{off: off, states: make([]any, len(f.queues)), done: make(chan struct{})}
+	m.left.Store(int32(len(f.queues)))
+	if err := f.send(&block{off: off, mark: m}); err != nil {
+		return nil, err
+	}
+	select {
+	case <-m.done:
+		return m.states, nil
+	case <-f.ctx.Done():
+		return nil, f.ctx.Err()
+	}
+}
+
+// close tells the consumers no more blocks come and waits for them.
+func (f *fanout) close() error {
+	for _, q := range f.queues {
+		close(q)
+	}
+	if err := f.g.Wait(); err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+package raw
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/report"
+)
+
+// PartialSuffix marks a segment file whose acquisition is not complete.
+const PartialSuffix = ".partial"
+
+// ErrNoSpace is wrapped when the destination filesystem is full.
+var ErrNoSpace = errors.New("destination is full")
+
+// SegmentName returns the final file name of segment n (1-based):
+// NAME.001 … NAME.999, NAME.1000 ….
+func SegmentName(name string, n int) string { return fmt.Sprintf("%s.%03d", name, n) }
+
+// Writer writes the source stream into segment files. It is used from one
+// goroutine.
+type Writer struct {
+	dir, name   string
+	segmentSize int64 // 0: one file
+	hashes      hashing.Set
+
+	cur     *os.File
+	curHash *hashing.Multi
+	curLen  int64
+	offset  int64 // stream offset of the next byte
+	done    []report.Segment
+	// aborted is the segment that was open when Abort closed it.
+	aborted *report.Segment
+}
+
+// NewWriter prepares a writer for DIR/NAME.NNN segments of segmentSize bytes
+// (0 = a single file), hashing each segment with hashes (may be empty).
+// Nothing is created until the first Write.
+func NewWriter(dir, name string, segmentSize int64, hashes hashing.Set) *Writer {
+	return &Writer{dir: dir, name: name, segmentSize: segmentSize, hashes: hashes}
+}
+
+// Write appends p to the image, starting new segments as needed.
+func (w *Writer) Write(p []byte) error {
+	for len(p) > 0 {
+		if w.cur == nil {
+			if err := w.open(); err != nil {
+				return err
+			}
+		}
+		n := int64(len(p))
+		if w.segmentSize > 0 {
+			n = min(n, w.segmentSize-w.curLen)
+		}
+		if _, err := w.cur.Write(p[:n]); err != nil {
+			return w.writeErr(err)
+		}
+		w.curHash.Write(p[:n])
+		w.curLen += n
+		w.offset += n
+		p = p[n:]
+		if w.segmentSize > 0 && w.curLen == w.segmentSize {
+			if err := w.closeSegment(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *Writer) writeErr(err error) error {
+	path := w.cur.Name()
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("write %s at image offset %d: %w (%w)", path, w.offset, ErrNoSpace, err)
+	}
+	return fmt.Errorf("write %s at image offset %d: %w", path, w.offset, err)
+}
+
+func (w *Writer) partialPath(n int) string {
+	return filepath.Join(w.dir, SegmentName(w.name, n)+PartialSuffix)
+}
+
+func (w *Writer) open() error {
+	n := len(w.done) + 1
+	f, err := os.OpenFile(w.partialPath(n), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_CLOEXEC, 0o640)
+	if err != nil {
+		return fmt.Errorf("create segment: %w", err)
+	}
+	w.cur, w.curLen, w.curHash = f, 0, hashing.NewMulti(w.hashes)
+	return nil
+}
+
+// closeSegment syncs and closes the current segment and records it.
+func (w *Writer) closeSegment() error {
+	f := w.cur
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", f.Name(), err)
+	}
+	n := len(w.done) + 1
+	w.done = append(w.done, report.Segment{
+		File:     SegmentName(w.name, n),
+		Offset:   w.offset - w.curLen,
+		Length:   w.curLen,
+		FileSize: w.curLen,
+		Hashes:   report.Hashes(w.curHash.Sums()),
+	})
+	w.cur, w.curHash = nil, nil
+	return nil
+}
+
+// Sync makes everything written so far durable (for a resume checkpoint).
+func (w *Writer) Sync() error {
+	if w.cur == nil {
+		return nil
+	}
+	if err := w.cur.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", w.cur.Name(), err)
+	}
+	return nil
+}
+
+// Offset is the number of stream bytes written.
+func (w *Writer) Offset() int64 { return w.offset }
+
+// Finish syncs and closes the last segment, renames every segment to its
+// final name, makes the files read-only (0440) and syncs the folder. An empty
+// stream gives one empty segment, so that the image exists.
+func (w *Writer) Finish() ([]report.Segment, error) {
+	if w.cur == nil && len(w.done) == 0 {
+		if err := w.open(); err != nil {
+			return nil, err
+		}
+	}
+	if w.cur != nil {
+		if err := w.closeSegment(); err != nil {
+			return nil, err
+		}
+	}
+	for i, s := range w.done {
+		final := filepath.Join(w.dir, s.File)
+		if _, err := os.Lstat(final); err == nil {
+			return nil, fmt.Errorf("rename %s: %s appeared during the acquisition; not overwritten", w.partialPath(i+1), final)
+		}
+		if err := os.Rename(w.partialPath(i+1), final); err != nil {
+			return nil, fmt.Errorf("finish segment: %w", err)
+		}
+		if err := os.Chmod(final, 0o440); err != nil {
+			return nil, fmt.Errorf("finish segment: %w", err)
+		}
+	}
+	if err := syncDir(w.dir); err != nil {
+		return nil, err
+	}
+	return append([]report.Segment(nil), w.done...), nil
+}
+
+// Abort closes the current segment after syncing what it holds. The
+// .partial files stay, for a later resume or for the examiner to see.
+func (w *Writer) Abort() error {
+	if w.cur == nil {
+		return nil
+	}
+	tail := w.Partial()[len(w.done)]
+	w.aborted = &tail
+	err := w.cur.Sync()
+	if cerr := w.cur.Close(); err == nil {
+		err = cerr
+	}
+	w.cur = nil
+	return err
+}
+
+// Partial describes the segments written so far under their current names:
+// closed ones with their hashes, the open one with its length so far.
+func (w *Writer) Partial() []report.Segment {
+	var out []report.Segment
+	for i, s := range w.done {
+		s.File = SegmentName(w.name, i+1) + PartialSuffix
+		out = append(out, s)
+	}
+	if w.aborted != nil {
+		out = append(out, *w.aborted)
+	}
+	if w.cur != nil {
+		n := len(w.done) + 1
+		out = append(out, report.Segment{
+			File: SegmentName(w.name, n) + PartialSuffix, Offset: w.offset - w.curLen,
+			Length: w.curLen, FileSize: w.curLen, Hashes: report.Hashes{},
+		})
+	}
+	return out
+}
+
+// State is what a resume needs to continue writing: the segments already
+// closed and the stream offset.
+type State struct {
+	Offset   int64            `json:"offset"`
+	Closed   []report.Segment `json:"closed"`
+	Current  int64            `json:"current_length"`
+	HashSave hashing.State    `json:"current_hash_state"`
+}
+
+// SaveState syncs the open segment and returns the writer's state.
+func (w *Writer) SaveState() (State, error) {
+	if err := w.Sync(); err != nil {
+		return State{}, err
+	}
+	st := State{Offset: w.offset, Closed: append([]report.Segment(nil), w.done...), Current: w.curLen}
+	if w.curHash != nil {
+		hs, err := w.curHash.MarshalState()
+		if err != nil {
+			return State{}, err
+		}
+		st.HashSave = hs
+	}
+	return st, nil
+}
+
+// Resume reopens the writer at a saved state: closed segments must exist as
+// .partial files with their recorded sizes; the open one is truncated to
+// its recorded length (bytes after the checkpoint are re-read).
+func Resume(dir, name string, segmentSize int64, hashes hashing.Set, st State) (*Writer, error) {
+	w := NewWriter(dir, name, segmentSize, hashes)
+	w.done = append(w.done, st.Closed...)
+	w.offset = st.Offset
+	for i, s := range st.Closed {
+		fi, err := os.Stat(w.partialPath(i + 1))
+		if err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+		if fi.Size() != s.FileSize {
+			return nil, fmt.Errorf("resume: %s has %d bytes, the journal recorded %d", fi.Name(), fi.Size(), s.FileSize)
+		}
+	}
+	n := len(st.Closed) + 1
+	path := w.partialPath(n)
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) && st.Current == 0 {
+		return w, nil // the next segment had not been started
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	if fi.Size() < st.Current {
+		f.Close()
+		return nil, fmt.Errorf("resume: %s has %d bytes, fewer than the %d the journal recorded as synced", path, fi.Size(), st.Current)
+	}
+	if err := f.Truncate(st.Current); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	if _, err := f.Seek(st.Current, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	w.cur, w.curLen, w.curHash = f, st.Current, hashing.NewMulti(hashes)
+	if st.Current > 0 {
+		if err := w.curHash.UnmarshalState(st.HashSave); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+	}
+	return w, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync folder: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	return nil
+}

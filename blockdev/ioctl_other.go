@@ -11,8 +11,8 @@ func openDevice(path string, opts OpenOptions) (*Device, error) {
 	return nil, fmt.Errorf("open %s: %w", path, ErrUnsupportedOS)
 }
 
-func ioctlGetRO(fd uintptr) (bool, error)        { return false, ErrUnsupportedOS }
-func ioctlSetRO(fd uintptr, ro bool) error         { return ErrUnsupportedOS }
+func ioctlGetRO(fd uintptr) (bool, error)  { return false, ErrUnsupportedOS }
+func ioctlSetRO(fd uintptr, ro bool) error { return ErrUnsupportedOS }
 func openBlockForIoctl(path string) (*os.File, error) {
 	return nil, fmt.Errorf("open %s: %w", path, ErrUnsupportedOS)
 }

@@ -26,6 +26,7 @@ func sanitizeN(s string, max int) string {
 	s = strings.TrimFunc(s, func(r rune) bool { return r == 0 || unicode.IsSpace(r) })
 	const ellipsis = "…"
 	var b strings.Builder
+	cut := -1 // length of b when it last had room for the ellipsis
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		var piece string
@@ -43,17 +44,22 @@ func sanitizeN(s string, max int) string {
 		default:
 			piece = `\U` + hex2(byte(r>>24)) + hex2(byte(r>>16)) + hex2(byte(r>>8)) + hex2(byte(r))
 		}
-		rest := len(s) - i - size
-		if b.Len()+len(piece) > max || (rest > 0 && b.Len()+len(piece) > max-len(ellipsis)) {
-			// Not all of the rest fits: end with the ellipsis instead.
-			if b.Len()+len(piece) <= max && rest == 0 {
-				b.WriteString(piece)
-				break
+		if b.Len()+len(piece) > max {
+			// Too long: cut at the last piece boundary that leaves room
+			// for the ellipsis.
+			out := b.String()
+			if cut < 0 {
+				cut = 0
 			}
-			b.WriteString(ellipsis)
-			break
+			return out[:cut] + ellipsis
+		}
+		if b.Len() <= max-len(ellipsis) {
+			cut = b.Len()
 		}
 		b.WriteString(piece)
+		if b.Len() <= max-len(ellipsis) {
+			cut = b.Len()
+		}
 		i += size
 	}
 	return b.String()

@@ -90,6 +90,7 @@ over the environment, which wins over the config file.
 	// Every command is built anew for every root: no package-level flag state.
 	root.AddCommand(
 		newVersionCommand(g),
+		newVerifyCommand(g), newKeygenCommand(g),
 	)
 	return root
 }

@@ -13,6 +13,10 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
+// ErrIdentity: the identity given for a new key cannot be an
+// allowed_signers principal.
+var ErrIdentity = errors.New("invalid identity")
+
 // KeyPair is a newly generated signing key, as files and as the line to
 // give whoever will verify reports signed with it.
 type KeyPair struct {
@@ -31,7 +35,7 @@ type KeyPair struct {
 // silently replaced another would orphan every report signed before.
 func GenerateKey(path, identity string, passphrase []byte) (*KeyPair, error) {
 	if identity == "" || strings.ContainsAny(identity, " \t\r\n\",") {
-		return nil, fmt.Errorf("identity %q: must be one word without spaces, quotes or commas (e.g. name@example.org)", identity)
+		return nil, fmt.Errorf("%w %q: it must be one word without spaces, quotes or commas (e.g. name@example.org)", ErrIdentity, identity)
 	}
 	pubPath := path + ".pub"
 	for _, p := range []string{path, pubPath} {

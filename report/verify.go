@@ -31,7 +31,8 @@ type VerifyOptions struct {
 	// excludes AllowedSigners.
 	PubKey string
 	// OpenImage returns the image's logical byte stream (the source as
-	// imaged), e.g. the concatenation of raw segments. nil skips the
+	// imaged), e.g. the concatenation of raw segments. nil, or an error
+	// wrapping errors.ErrUnsupported (a format it cannot read), skips the
 	// whole-image check with a note.
 	OpenImage func(r *Report, dir string) (io.ReadCloser, error)
 	// Source, when set, is re-read and its hashes compared with the
@@ -407,6 +408,10 @@ func (v *verifier) checkImage(r *Report, segmentsOK bool) {
 		return
 	}
 	rc, err := v.o.OpenImage(r, v.dir)
+	if errors.Is(err, errors.ErrUnsupported) {
+		v.add("image", subject, CheckSkipped, err.Error()+"; segment hashes were checked")
+		return
+	}
 	if err != nil {
 		v.add("image", subject, statusOf(err), err.Error())
 		return

@@ -1,0 +1,230 @@
+package cmd
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/custodian-forensics/custodian/report"
+)
+
+type verifyOptions struct {
+	allowedSigners string
+	identity       string
+	pubKey         string
+	source         string
+	json           bool
+}
+
+func newVerifyCommand(g *globalOptions) *cobra.Command {
+	var o verifyOptions
+	c := &cobra.Command{
+		Use:   "verify DIR|REPORT [--allowed-signers FILE --identity ID | --pubkey FILE] [--source DEV] [--json]",
+		Short: "Check a report's signature, the image segments and the image hashes",
+		Long: `verify checks an evidence folder (or one NAME.report.json), in this order:
+
+  signature  NAME.report.json.sig over the report's bytes, namespace "custodian":
+             with --allowed-signers FILE and --identity ID, the key must be
+             allowed for ID (as 'ssh-keygen -Y verify'); with --allowed-signers
+             alone, for any principal; with --pubkey FILE, it must be that key.
+             Without these, a valid signature is reported as "untrusted": it
+             proves the report unchanged since signing, not who signed it.
+             An unsigned report is checked all the same and said to be unsigned.
+  status     the acquisition must be complete
+  segment    every image file exists with the recorded size and hashes
+  image      the whole-image hashes over the image's byte stream
+  source     with --source DEV, the device is re-read and compared too
+
+Each check prints one line: its outcome, what was checked, and on a mismatch
+which hash or size differs. --json prints one JSON object instead.
+
+The signature alone can be checked without custodian:
+  ssh-keygen -Y verify -f allowed_signers -I ID -n custodian \
+    -s NAME.report.json.sig < NAME.report.json
+
+EXIT STATUS
+  0  everything checked matched
+  1  a file is missing or unreadable, or the acquisition was not complete
+  2  usage error
+  4  a signature, size or hash does not match`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("verify takes one evidence folder or report file, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd, o, args[0])
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.allowedSigners, "allowed-signers", "", "OpenSSH allowed_signers file of trusted signing keys")
+	f.StringVarP(&o.identity, "identity", "I", "", "principal the signing key must be allowed for (with --allowed-signers)")
+	f.StringVar(&o.pubKey, "pubkey", "", "public key file (e.g. KEY.pub) the report must be signed with")
+	f.StringVar(&o.source, "source", "", "re-read this device or file and compare it with the image hashes")
+	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	return c
+}
+
+func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
+	out := cmd.OutOrStdout()
+	if o.identity != "" && o.allowedSigners == "" {
+		return usageError(errors.New("--identity needs --allowed-signers"),
+			"custodian verify --allowed-signers FILE --identity ID DIR")
+	}
+	if o.pubKey != "" && o.allowedSigners != "" {
+		return usageError(errors.New("--pubkey and --allowed-signers exclude each other"))
+	}
+	vo := report.VerifyOptions{
+		AllowedSigners: o.allowedSigners,
+		Identity:       o.identity,
+		PubKey:         o.pubKey,
+		Source:         o.source,
+		OpenImage:      openImage,
+	}
+	if !o.json {
+		vo.OnCheck = func(c report.Check) { printCheck(out, c) }
+	}
+	res, err := report.Verify(cmd.Context(), path, vo)
+	if res == nil {
+		switch {
+		case errors.Is(err, report.ErrVerifyOptions):
+			return usageError(err)
+		case errors.Is(err, fs.ErrNotExist):
+			return withCode(ExitFailure, err, "give an evidence folder holding NAME.report.json, or the report file")
+		}
+		return withCode(ExitFailure, err)
+	}
+	code := verifyExitCode(res.Result)
+	if o.json {
+		enc := json.NewEncoder(out)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(struct {
+			*report.VerifyResult
+			ExitCode int `json:"exit_code"`
+		}{res, code}); jerr != nil {
+			return withCode(ExitFailure, jerr)
+		}
+	} else {
+		fmt.Fprintln(out, verifySummary(res))
+	}
+	if err != nil {
+		return withCode(code, err)
+	}
+	return nil
+}
+
+func verifyExitCode(result string) int {
+	switch result {
+	case report.ResultOK:
+		return ExitOK
+	case report.ResultMismatch:
+		return ExitMismatch
+	}
+	return ExitFailure
+}
+
+// printCheck writes one check as an aligned line, the outcome first and in
+// capitals when it needs attention.
+func printCheck(w io.Writer, c report.Check) {
+	status := c.Status
+	if status != report.CheckOK && status != report.CheckSkipped {
+		status = strings.ToUpper(status)
+	}
+	fmt.Fprintf(w, "%-9s  %-9s  %s: %s\n", status, c.Name, c.Subject, c.Detail)
+}
+
+func verifySummary(res *report.VerifyResult) string {
+	var bad []string
+	signed := ""
+	for _, c := range res.Checks {
+		if c.Failed() {
+			bad = append(bad, c.Subject)
+		}
+		if c.Name == "signature" {
+			switch c.Status {
+			case report.CheckOK:
+				signed = "signed, key verified"
+			case report.CheckUntrusted:
+				signed = "signed, but the key was not checked against a trusted one"
+			case report.CheckUnsigned:
+				signed = "NOT SIGNED"
+			}
+		}
+	}
+	switch res.Result {
+	case report.ResultOK:
+		return fmt.Sprintf("result: OK, everything matches (%s)", signed)
+	case report.ResultMismatch:
+		return "result: MISMATCH in " + strings.Join(bad, ", ")
+	case report.ResultMissing:
+		return "result: MISSING " + strings.Join(bad, ", ")
+	}
+	return "result: ERROR, could not verify " + strings.Join(bad, ", ")
+}
+
+// openImage returns the image's byte stream for report.Verify. Raw images
+// are their segments concatenated in source order.
+//
+// TODO: switch to acquire.OpenImage when it lands (EWF and raw).
+func openImage(r *report.Report, dir string) (io.ReadCloser, error) {
+	if r.Image.Format != "raw" {
+		return nil, fmt.Errorf("image format %q: %w", r.Image.Format, errors.ErrUnsupported)
+	}
+	segs := slices.Clone(r.Image.Segments)
+	slices.SortFunc(segs, func(a, b report.Segment) int { return cmp.Compare(a.Offset, b.Offset) })
+	paths := make([]string, len(segs))
+	for i, s := range segs {
+		paths[i] = filepath.Join(dir, s.File)
+	}
+	return &concatReader{paths: paths}, nil
+}
+
+// concatReader reads files one after the other, opening each only when
+// it is reached, so one file is open at a time.
+type concatReader struct {
+	paths []string
+	cur   *os.File
+}
+
+func (c *concatReader) Read(p []byte) (int, error) {
+	for {
+		if c.cur == nil {
+			if len(c.paths) == 0 {
+				return 0, io.EOF
+			}
+			f, err := os.Open(c.paths[0])
+			if err != nil {
+				return 0, err
+			}
+			c.cur, c.paths = f, c.paths[1:]
+		}
+		n, err := c.cur.Read(p)
+		if err == io.EOF {
+			c.cur.Close()
+			c.cur = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (c *concatReader) Close() error {
+	if c.cur != nil {
+		return c.cur.Close()
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package acquire
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,10 @@ type Acquisition struct {
 
 	mu     sync.Mutex
 	events []report.Event
+
+	// afterRead, if set (tests only), is called by the reader after each
+	// block is handed on, with the stream offset reached.
+	afterRead func(off int64)
 }
 
 // New prepares an acquisition of source into the folder dir.
@@ -341,7 +346,7 @@ func (a *Acquisition) image(ctx context.Context, r *report.Report, dev *blockdev
 			ws := states[len(hashers)].(windowState)
 			c.Windows = &ws
 		}
-		c.Writer = states[len(states)-1].([]byte)
+		c.Writer = states[len(states)-1].(json.RawMessage)
 		j.Check = c
 		return writeJournal(jpath, j)
 	}
@@ -363,6 +368,9 @@ func (a *Acquisition) image(ctx context.Context, r *report.Report, dev *blockdev
 			}
 			off += int64(n)
 			a.done.Store(off)
+			if a.afterRead != nil {
+				a.afterRead(off)
+			}
 			if off >= next && off < size {
 				if err := checkpoint(off); err != nil {
 					return err

@@ -10,22 +10,13 @@ import (
 	"github.com/custodian-forensics/custodian/report"
 )
 
-// Source is what the pipeline reads: a device or file opened read-only.
-// *blockdev.Device implements it.
-type Source interface {
-	io.ReaderAt
-	Size() int64
-	LogicalSectorSize() int
-	PhysicalSectorSize() int
-}
-
 // sourceReader reads the source in stream order and turns read errors into
 // exact, sector-aligned unreadable ranges. Every byte it hands on was either
 // read from the source or is a zero standing in for a sector that failed
 // every attempt, and the latter is always recorded: a short or failed read
 // is never zero-filled silently.
 type sourceReader struct {
-	src     Source
+	src     io.ReaderAt // the source opened read-only (buffered)
 	size    int64
 	sector  int
 	retries int

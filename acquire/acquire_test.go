@@ -89,9 +89,9 @@ func TestAcquireSizes(t *testing.T) {
 		{513, 0, 1},
 		{513, 512, 2},
 		{100_000, 0, 1},
-		{100_000, 8192, 13},      // not a multiple of the segment size
-		{100_000, 12_345, 9},     // segment size not a multiple of the read size
-		{3 * 8192, 8192, 3},      // exact multiple: no empty trailing segment
+		{100_000, 8192, 13},       // not a multiple of the segment size
+		{100_000, 12_345, 9},      // segment size not a multiple of the read size
+		{3 * 8192, 8192, 3},       // exact multiple: no empty trailing segment
 		{65536 + 7, 65536 + 7, 1}, // one full segment
 	} {
 		t.Run(fmt.Sprintf("size%d_seg%d", tc.size, tc.segment), func(t *testing.T) {

@@ -27,7 +27,7 @@ type sourceReader struct {
 	// direct is true when precise is an O_DIRECT descriptor: its buffers,
 	// offsets and lengths must be multiples of the logical sector size.
 	direct bool
-	event   func(level, kind, msg string, off, length int64)
+	event  func(level, kind, msg string, off, length int64)
 	// unreadable is kept sorted and merged; ranges arrive in stream order.
 	unreadable []report.Range
 	// bad counts unreadable bytes.

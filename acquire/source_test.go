@@ -70,7 +70,9 @@ func TestNarrowToSectors(t *testing.T) {
 			d := &faultyDisk{data: data, bad: tc.bad}
 			var events []string
 			r := &sourceReader{src: d, precise: d, size: size, sector: 512, retries: 2,
-				event: func(level, kind, msg string, off, n int64) { events = append(events, fmt.Sprintf("%s %s %d", level, kind, off)) }}
+				event: func(level, kind, msg string, off, n int64) {
+					events = append(events, fmt.Sprintf("%s %s %d", level, kind, off))
+				}}
 			p := make([]byte, size)
 			if err := r.read(context.Background(), p, 0); err != nil {
 				t.Fatal(err)

@@ -171,14 +171,14 @@ func describeMode(mode uint32) string {
 
 func statError(path string, err error) error {
 	if errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("%s does not exist: %w", path, fs.ErrNotExist)
+		return fmt.Errorf("%s: %w", path, fs.ErrNotExist)
 	}
 	return fmt.Errorf("stat %s: %w", path, err)
 }
 
 func openError(path string, err error) error {
 	if errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("%s does not exist: %w", path, fs.ErrNotExist)
+		return fmt.Errorf("%s: %w", path, fs.ErrNotExist)
 	}
 	return fmt.Errorf("open %s read-only: %w", path, err)
 }

@@ -19,6 +19,7 @@ import (
 // and the one viper instance that resolves flags, environment and config.
 type globalOptions struct {
 	configFile string
+	args       []string // the command line, recorded in reports
 	stdin      io.Reader
 	stdout     io.Writer
 	stderr     io.Writer
@@ -34,7 +35,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, v: viper.New()}
+	g := &globalOptions{args: args, stdin: stdin, stdout: stdout, stderr: stderr, v: viper.New()}
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -90,7 +91,9 @@ over the environment, which wins over the config file.
 	// Every command is built anew for every root: no package-level flag state.
 	root.AddCommand(
 		newVersionCommand(g),
+		newAcquireCommand(g),
 		newVerifyCommand(g), newKeygenCommand(g),
+		newInfoCommand(g),
 	)
 	return root
 }

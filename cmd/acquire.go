@@ -1,0 +1,186 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/custodian-forensics/custodian/acquire"
+	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/report"
+)
+
+// acquireOptions are the acquire command's flags.
+type acquireOptions struct {
+	output, name, format, compress, segmentHash string
+	segmentSize, hashWindow, readSize           sizeValue
+	hashes                                      hashing.Set
+	buffers, retries                            int
+	caseInfo                                    report.Case
+	signKey                                     string
+	verify, resume, noWriteBlock, restoreWB     bool
+	allowBusy, force, json                      bool
+}
+
+func newAcquireCommand(g *globalOptions) *cobra.Command {
+	o := &acquireOptions{segmentSize: 2 << 30, hashes: hashing.Set{hashing.MD5, hashing.SHA1, hashing.SHA256}}
+	c := &cobra.Command{
+		Use:   "acquire SOURCE -o DIR [flags]",
+		Short: "Image a device or file into segmented raw files with hashes and a report",
+		Long: `Image SOURCE (a block device or a regular file) into DIR, read-only.
+
+The source is set read-only (BLKROSET) on the disk and all its partitions and
+confirmed before the first read; the block layer's write counters prove that
+nothing was written meanwhile. The stream is read once; every selected hash is
+computed over it in parallel; the image is written as NAME.001, NAME.002, …
+(named *.partial until the acquisition is complete and synced). Unreadable
+sectors are retried, narrowed down to the sector, zero-filled and listed.
+An interrupted acquisition (Ctrl-C, full disk) resumes with --resume.
+
+Outputs in DIR: the segments, NAME.report.json (+ .sig when signed),
+NAME.report.txt, and NAME.journal while incomplete.
+
+` + exitStatusHelp,
+		Example: `  custodian acquire /dev/sdb -o /evidence/case-42 --case-number 2026-042 --examiner "J. Doe"
+  custodian acquire testdata/sample.img -o /tmp/out --hash md5,sha256 --segment-size 2MiB --verify
+  custodian acquire /dev/sdc -o /evidence/usb --sign-key ~/.ssh/custodian_ed25519 --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAcquire(cmd.Context(), g, o, cmd, args[0])
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&o.output, "output", "o", "", "evidence folder for the image and report (created if missing)")
+	f.StringVar(&o.name, "name", "", "base name of the image files (default: from the source, e.g. sdb)")
+	f.StringVar(&o.format, "format", "raw", "image format: raw (NAME.001, NAME.002, …)")
+	f.Var(&o.segmentSize, "segment-size", "size of each image file, e.g. 2GiB, 640MB; 0 = one file")
+	f.Var(&o.hashes, "hash", "hashes of the whole image: md5, sha1, sha256, sha512 (comma-separated)")
+	f.StringVar(&o.segmentHash, "segment-hash", "auto", "hashes of each segment file (comma-separated), 'none', or 'auto' (sha256 if selected, else the first of --hash)")
+	f.Var(&o.hashWindow, "hash-window", "also hash every SIZE bytes piecewise (listed in the report); 0 = off")
+	f.StringVar(&o.compress, "compress", "", "compression for EWF: none, fast, best")
+	f.StringVar(&o.caseInfo.CaseNumber, "case-number", "", "case number (chain of custody)")
+	f.StringVar(&o.caseInfo.EvidenceNumber, "evidence-number", "", "evidence number")
+	f.StringVar(&o.caseInfo.Examiner, "examiner", "", "examiner's name")
+	f.StringVar(&o.caseInfo.Description, "description", "", "description of the evidence")
+	f.StringVar(&o.caseInfo.Notes, "notes", "", "notes")
+	f.StringVar(&o.signKey, "sign-key", "", "sign the report with this OpenSSH Ed25519 key file, or agent:FINGERPRINT")
+	f.BoolVar(&o.verify, "verify", false, "re-read the written image afterwards and compare every hash")
+	f.BoolVar(&o.resume, "resume", false, "continue an interrupted acquisition in DIR from its journal")
+	f.IntVar(&o.retries, "retries", acquire.DefaultRetries, "extra reads of a failing sector before it counts as unreadable")
+	f.BoolVar(&o.noWriteBlock, "no-writeblock", false, "do not set the source read-only first (the write counters are still checked)")
+	f.BoolVar(&o.restoreWB, "restore-writeblock", false, "after imaging, put back the source's previous read-only state")
+	f.BoolVar(&o.allowBusy, "allow-busy", false, "image a source that is mounted or held by another driver")
+	f.BoolVar(&o.force, "force", false, "proceed although the destination looks too small")
+	f.BoolVar(&o.json, "json", false, "JSON progress lines and a final JSON result on stdout; human text on stderr")
+	f.Var(&o.readSize, "read-size", "bytes per read (advanced)")
+	f.IntVar(&o.buffers, "buffers", acquire.DefaultBuffers, "read buffers in flight; memory is buffers × read size (advanced)")
+	c.MarkFlagRequired("output")
+	return c
+}
+
+// segmentHashes resolves --segment-hash against the selected hashes.
+func segmentHashes(spec string, hashes hashing.Set) (hashing.Set, error) {
+	switch strings.ToLower(spec) {
+	case "none", "":
+		return hashing.Set{}, nil
+	case "auto":
+		if hashes.Contains(hashing.SHA256) {
+			return hashing.Set{hashing.SHA256}, nil
+		}
+		return hashing.Set{hashes[0]}, nil
+	}
+	return hashing.ParseSet(spec)
+}
+
+func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *cobra.Command, source string) error {
+	f := cmd.Flags()
+	if o.format == "raw" && f.Changed("compress") && o.compress != "none" {
+		return usageErrorf("--compress %s is for --format ewf; raw images are not compressed", o.compress)
+	}
+	segHashes, err := segmentHashes(o.segmentHash, o.hashes)
+	if err != nil {
+		return usageError(fmt.Errorf("--segment-hash: %w", err))
+	}
+	if o.retries < 0 || o.buffers < 2 {
+		return usageErrorf("--retries must be ≥ 0 and --buffers ≥ 2")
+	}
+	name := o.name
+	if name == "" {
+		name = acquire.DefaultName(source)
+	}
+	// The key is checked before imaging: a wrong passphrase costs seconds.
+	signer, err := loadSigner(o.signKey, g.stdin, g.stderr)
+	if err != nil {
+		return err
+	}
+	out := newProgressOutput(g, o.json)
+	opts := acquire.Options{
+		Name: name, Format: o.format, SegmentSize: int64(o.segmentSize),
+		Hashes: o.hashes, SegmentHashes: segHashes, HashWindow: int64(o.hashWindow),
+		Compression: o.compress, Case: o.caseInfo,
+		ReadSize: int(o.readSize), Buffers: o.buffers, Retries: o.retries,
+		Verify: o.verify, Resume: o.resume,
+		WriteBlock: !o.noWriteBlock, RestoreWriteBlock: o.restoreWB,
+		AllowBusy: o.allowBusy, Force: o.force, Signer: signer,
+		ToolVersion: Version(), CommandLine: append([]string{"custodian"}, g.args...),
+		OnEvent: out.event,
+	}
+	a := acquire.New(source, o.output, opts)
+	stop := out.start(a.Progress)
+	r, runErr := a.Run(ctx)
+	stop()
+	if r == nil {
+		return runErr
+	}
+	out.result(r, filepath.Join(o.output, name+".report.json"), runErr)
+	switch {
+	case runErr == nil:
+		return nil
+	case errors.Is(runErr, acquire.ErrUnreadable):
+		return silent(ExitUnreadable, runErr)
+	case errors.Is(runErr, context.Canceled):
+		return withCode(ExitFailure, errors.New("interrupted: the report says incomplete"),
+			fmt.Sprintf("continue later with: custodian acquire %s -o %s --name %s --resume (same flags)", source, o.output, name))
+	case errors.Is(runErr, acquire.ErrSourceWritten):
+		return withCode(ExitFailure, runErr, "something holds the source and writes to it (a mounted filesystem, md, dm); the image may not match the evidence as seized")
+	}
+	return runErr
+}
+
+// summary writes the human summary of a finished acquisition.
+func summary(w io.Writer, r *report.Report, reportPath string) {
+	fmt.Fprintf(w, "status:      %s\n", r.Status)
+	fmt.Fprintf(w, "source:      %s (%d bytes)\n", r.Source.Path, r.Source.Size)
+	fmt.Fprintf(w, "acquired:    %d bytes in %d segment(s)\n", r.BytesAcquired, len(r.Image.Segments))
+	keys := make([]string, 0, len(r.Hashes))
+	for k := range r.Hashes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "%-12s %s\n", k+":", r.Hashes[k])
+	}
+	if len(r.Unreadable) > 0 {
+		var n int64
+		for _, u := range r.Unreadable {
+			n += u.Length
+		}
+		fmt.Fprintf(w, "unreadable:  %d bytes in %d range(s), zero-filled (see report)\n", n, len(r.Unreadable))
+	}
+	if r.Verification.Performed {
+		fmt.Fprintf(w, "verified:    %v\n", r.Verification.Matched)
+	}
+	if r.Source.WriteBlock.CounterChecked {
+		fmt.Fprintf(w, "written to source during acquisition: %d sectors\n", r.Source.SectorsWrittenDuring)
+	}
+	if r.Signer != nil {
+		fmt.Fprintf(w, "signed by:   %s\n", r.Signer.Fingerprint)
+	}
+	fmt.Fprintf(w, "report:      %s\n", reportPath)
+}

@@ -33,7 +33,7 @@ func fixtureSystem(t *testing.T, name string, nodes map[string][2]uint32) *Syste
 var basicNodes = map[string][2]uint32{
 	"/dev/sda": {8, 0}, "/dev/sda1": {8, 1}, "/dev/sda2": {8, 2},
 	"/dev/disk/by-id/ata-Samsung": {8, 0},
-	"/dev/nvme0n1": {259, 0}, "/dev/dm-0": {253, 0}, "/dev/ghost": {8, 99},
+	"/dev/nvme0n1":                {259, 0}, "/dev/dm-0": {253, 0}, "/dev/ghost": {8, 99},
 }
 
 func TestInspectFixtureDisk(t *testing.T) {

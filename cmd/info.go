@@ -98,9 +98,9 @@ func renderInfo(w io.Writer, info *blockdev.Info) error {
 	if len(info.Partitions) > 0 {
 		fmt.Fprintln(w, "\npartitions:")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "  #\tdevice\tstart\tsize\t\tro\tmounted on\t")
+		fmt.Fprintln(tw, "  #\tdevice\tstart\tsize\t\tro\t  mounted on")
 		for _, p := range info.Partitions {
-			fmt.Fprintf(tw, "  %d\t%s\t%d\t%d\t%s\t%s\t%s\t\n", p.Number, p.Path, p.Start, p.Size,
+			fmt.Fprintf(tw, "  %d\t%s\t%d\t%d\t%s\t%s\t  %s\n", p.Number, p.Path, p.Start, p.Size,
 				humanBytes(p.Size), yesNo(p.ReadOnly), strings.Join(p.Mounts, ", "))
 		}
 		if err := tw.Flush(); err != nil {

@@ -329,12 +329,9 @@ func unreadableLine(r *Report) string {
 		return "none"
 	}
 	n := r.UnreadableBytes()
-	s := fmt.Sprintf("%d bytes in %d range", n, len(r.Unreadable))
-	if len(r.Unreadable) != 1 {
-		s += "s"
-	}
+	s := fmt.Sprintf("%d bytes in %s", n, plural(int64(len(r.Unreadable)), "range"))
 	if ss := int64(r.Source.LogicalSectorSize); ss > 0 {
-		s += fmt.Sprintf(" (%d sectors of %d bytes)", n/ss, ss)
+		s += fmt.Sprintf(" (%s of %d bytes)", plural(n/ss, "sector"), ss)
 	}
 	return s + ", zero-filled in the image"
 }
@@ -414,4 +411,11 @@ func sortedKeys(h Hashes) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+func plural(n int64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -170,7 +170,7 @@ func TestParseRejects(t *testing.T) {
 	good, _ := Marshal(sampleReport())
 	for _, tc := range []struct {
 		name, in, want string
-		schema     bool
+		schema         bool
 	}{
 		{"not json", "hello", "invalid character", false},
 		{"no schema", `{"status":"complete"}`, "no \"schema\"", true},

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -288,5 +289,53 @@ func TestVerifyUsage(t *testing.T) {
 		if code != tc.code || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, want %d with %q\n%s%s", tc.args, code, tc.code, tc.want, out, errOut)
 		}
+	}
+}
+
+// TestVerifyInteropSSHKeygen goes through the CLI both ways: the
+// allowed_signers line that keygen prints works for ssh-keygen on a report
+// custodian signed, and a report signed by ssh-keygen -Y sign verifies with
+// custodian verify.
+func TestVerifyInteropSSHKeygen(t *testing.T) {
+	sshKeygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip("ssh-keygen not installed")
+	}
+	e := newEvidence(t, true)
+	c := exec.Command(sshKeygen, "-Y", "verify", "-f", e.allowed, "-I", "j.doe@lab.example", "-n", "custodian", "-s", e.path("sdb.report.json.sig"))
+	f, err := os.Open(e.path("sdb.report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c.Stdin = f
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Errorf("ssh-keygen -Y verify of a custodian signature: %v\n%s", err, out)
+	}
+
+	u := newEvidence(t, false)
+	key := filepath.Join(t.TempDir(), "id_ed25519")
+	if out, err := exec.Command(sshKeygen, "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if out, err := exec.Command(sshKeygen, "-Y", "sign", "-f", key, "-n", "custodian", u.path("sdb.report.json")).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	pub, _ := os.ReadFile(key + ".pub")
+	allowed := filepath.Join(t.TempDir(), "allowed")
+	os.WriteFile(allowed, append([]byte("lab@example "), pub...), 0o644)
+	code, out, errOut := runCustodian(t, "verify", u.dir, "--allowed-signers", allowed, "-I", "lab@example")
+	if code != ExitOK || !strings.Contains(out, "ok         signature  sdb.report.json.sig: valid signature by lab@example") {
+		t.Errorf("custodian verify of an ssh-keygen signature: exit %d\n%s%s", code, out, errOut)
+	}
+	// Signed by ssh-keygen in another namespace: rejected.
+	os.Remove(u.path("sdb.report.json.sig"))
+	exec.Command(sshKeygen, "-Y", "sign", "-f", key, "-n", "file", u.path("sdb.report.json")).Run()
+	if code, out, _ := runCustodian(t, "verify", u.dir, "--allowed-signers", allowed, "-I", "lab@example"); code != ExitMismatch ||
+		!strings.Contains(out, `signature namespace is "file", not "custodian"`) {
+		t.Errorf("namespace file: exit %d\n%s", code, out)
 	}
 }

@@ -191,9 +191,11 @@ type Event struct {
 }
 
 // TimeFormat is how every timestamp in a report is written: RFC 3339 in UTC
-// with millisecond precision and a fixed width, so timestamps sort as
-// strings and the same instant always gives the same bytes.
-const TimeFormat = "2006-01-02T15:04:05.000Z"
+// to the second, fixed width, so timestamps sort as strings and the same
+// instant always gives the same bytes. It is what
+// t.UTC().Format(time.RFC3339) gives; events keep their order in the list,
+// so sub-second precision is not needed to order them.
+const TimeFormat = "2006-01-02T15:04:05Z"
 
 // Timestamp formats t for a report (see [TimeFormat]).
 func Timestamp(t time.Time) string { return t.UTC().Format(TimeFormat) }

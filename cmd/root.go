@@ -71,7 +71,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 computes several hashes in one pass, records unreadable sectors exactly,
 writes a signed acquisition report, and write-blocks devices in software.
 
-Every flag may also be set in a YAML config file (--config, keys are the long
+Every acquire flag may also be set in a YAML config file (--config, keys are the long
 flag names) or as an environment variable CUSTODIAN_<FLAG> (dashes become
 underscores, e.g. CUSTODIAN_SEGMENT_SIZE=2GiB). A flag on the command line wins
 over the environment, which wins over the config file.
@@ -94,9 +94,14 @@ over the environment, which wins over the config file.
 		newAcquireCommand(g),
 		newVerifyCommand(g), newKeygenCommand(g),
 		newInfoCommand(g),
+		newWriteblockCommand(g),
 	)
 	return root
 }
+
+// configAnnotation marks a command whose flags may come from CUSTODIAN_*
+// environment variables and the --config file.
+const configAnnotation = "custodian/config"
 
 // resolveConfig applies the precedence flag > CUSTODIAN_* env > config file >
 // default to cmd's flags, once, before the command runs. Values end up in the
@@ -117,6 +122,12 @@ func (g *globalOptions) resolveConfig(cmd *cobra.Command) error {
 			return usageError(fmt.Errorf("read config %s: %w", cfg, err),
 				"the config file is YAML with long flag names as keys, e.g. 'segment-size: 2GiB'")
 		}
+	}
+	if cmd.Annotations[configAnnotation] == "" {
+		// Only commands that opt in take flag values from the environment
+		// and the config file: a batch config's "output:" must never turn
+		// into keygen's -o, nor "source:" into verify's --source.
+		return nil
 	}
 	var ferr error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {

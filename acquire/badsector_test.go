@@ -94,16 +94,11 @@ func eventsOf(r *report.Report, kind string) []report.Event {
 	return out
 }
 
-// requireDirectIO skips while blockdev.Open with Direct: true does not give
-// an O_DIRECT descriptor. Known bug (blockdev/ioctl_linux.go, newDevice):
-// after opening with O_RDONLY|O_NONBLOCK|O_DIRECT it calls
-// fcntl(fd, F_SETFL, 0) to drop O_NONBLOCK, which also clears O_DIRECT
-// (F_SETFL sets O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and O_NONBLOCK as a
-// whole). The "precise" descriptor of sourceReader then reads through the
-// page cache and one bad 512-byte sector is reported as 4 KiB to 128 KiB
-// unreadable. This probe asks the kernel: an unaligned read of a real
-// O_DIRECT descriptor fails with EINVAL. Remove the probe (keep the tests)
-// once the bug is fixed.
+// requireDirectIO fails the test unless blockdev.Open with Direct: true gives
+// a real O_DIRECT descriptor (an unaligned read of one fails with EINVAL):
+// without it, narrowing goes through the page cache and one bad sector is
+// reported as a whole readahead window. This once happened (newDevice's
+// fcntl(F_SETFL, 0) cleared O_DIRECT); it must never pass silently again.
 func requireDirectIO(t *testing.T, dev string) {
 	t.Helper()
 	d, err := blockdev.Open(dev, blockdev.OpenOptions{Direct: true})
@@ -112,7 +107,7 @@ func requireDirectIO(t *testing.T, dev string) {
 	}
 	defer d.Close()
 	if _, err := d.ReadAt(make([]byte, 1), 1); !errors.Is(err, syscall.EINVAL) {
-		t.Skip("known bug: blockdev.Open(Direct: true) loses O_DIRECT (newDevice's fcntl(F_SETFL, 0) clears it), so narrowing reads go through the page cache and are not sector-exact")
+		t.Fatalf("blockdev.Open(%s, Direct: true) is not O_DIRECT: an unaligned read gave %v, want EINVAL", dev, err)
 	}
 }
 

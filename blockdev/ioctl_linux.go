@@ -63,8 +63,21 @@ func newDevice(fd int, path string, opts OpenOptions, shared bool) (*Device, err
 	}
 	// O_NONBLOCK only guarded the open against a FIFO swapped in after the
 	// stat; reads of files and block devices ignore it, but clear it anyway.
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0); err != nil {
+	// F_SETFL replaces O_DIRECT too, so the other flags are kept: dropping
+	// O_DIRECT would let a failed read be narrowed through the page cache,
+	// which widens one bad sector to a whole readahead window.
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
 		return nil, fmt.Errorf("fcntl %s: %w", path, err)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("fcntl %s: %w", path, err)
+	}
+	if opts.Direct {
+		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		if err != nil || fl&unix.O_DIRECT == 0 {
+			return nil, fmt.Errorf("open %s: O_DIRECT is not in effect on the descriptor (flags %#o, %v)", path, fl, err)
+		}
 	}
 	d := &Device{
 		path: path, shared: shared, direct: opts.Direct,

@@ -50,7 +50,8 @@ NAME.report.txt, and NAME.journal while incomplete.
 		Example: `  custodian acquire /dev/sdb -o /evidence/case-42 --case-number 2026-042 --examiner "J. Doe"
   custodian acquire testdata/sample.img -o /tmp/out --hash md5,sha256 --segment-size 2MiB --verify
   custodian acquire /dev/sdc -o /evidence/usb --sign-key ~/.ssh/custodian_ed25519 --json`,
-		Args: cobra.ExactArgs(1),
+		Args:        cobra.ExactArgs(1),
+		Annotations: map[string]string{configAnnotation: "flags"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAcquire(cmd.Context(), g, o, cmd, args[0])
 		},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/custodian-forensics/custodian/acquire"
+	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
 	"github.com/custodian-forensics/custodian/report"
 )
@@ -19,7 +21,7 @@ import (
 // acquireOptions are the acquire command's flags.
 type acquireOptions struct {
 	output, name, format, compress, segmentHash string
-	segmentSize, hashWindow, readSize           sizeValue
+	segmentSize, hashWindow, readSize, ckpt     sizeValue
 	hashes                                      hashing.Set
 	buffers, retries                            int
 	caseInfo                                    report.Case
@@ -80,6 +82,7 @@ NAME.report.txt, and NAME.journal while incomplete.
 	f.BoolVar(&o.force, "force", false, "proceed although the destination looks too small")
 	f.BoolVar(&o.json, "json", false, "JSON progress lines and a final JSON result on stdout; human text on stderr")
 	f.Var(&o.readSize, "read-size", "bytes per read (advanced)")
+	f.Var(&o.ckpt, "checkpoint-every", "save resume state every SIZE imaged (default 1GiB; each costs one fsync)")
 	f.IntVar(&o.buffers, "buffers", acquire.DefaultBuffers, "read buffers in flight; memory is buffers × read size (advanced)")
 	c.MarkFlagRequired("output")
 	return c
@@ -125,7 +128,7 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		Name: name, Format: o.format, SegmentSize: int64(o.segmentSize),
 		Hashes: o.hashes, SegmentHashes: segHashes, HashWindow: int64(o.hashWindow),
 		Compression: o.compress, Case: o.caseInfo,
-		ReadSize: int(o.readSize), Buffers: o.buffers, Retries: o.retries,
+		ReadSize: int(o.readSize), Buffers: o.buffers, Retries: o.retries, CheckpointEvery: int64(o.ckpt),
 		Verify: o.verify, Resume: o.resume,
 		WriteBlock: !o.noWriteBlock, RestoreWriteBlock: o.restoreWB,
 		AllowBusy: o.allowBusy, Force: o.force, Signer: signer,
@@ -137,7 +140,7 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 	r, runErr := a.Run(ctx)
 	stop()
 	if r == nil {
-		return runErr
+		return sourceHint(runErr)
 	}
 	out.result(r, filepath.Join(o.output, name+".report.json"), runErr)
 	switch {
@@ -152,6 +155,17 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		return withCode(ExitFailure, runErr, "something holds the source and writes to it (a mounted filesystem, md, dm); the image may not match the evidence as seized")
 	}
 	return runErr
+}
+
+// sourceHint adds a hint to errors about the SOURCE argument.
+func sourceHint(err error) error {
+	switch {
+	case errors.Is(err, blockdev.ErrUnsupportedType):
+		return usageError(err, "SOURCE must be a block device (e.g. /dev/sdb) or a regular image file; 'custodian info DEV' shows what a path is")
+	case errors.Is(err, acquire.ErrUsage) && errors.Is(err, fs.ErrNotExist):
+		return usageError(err, "check the source path; 'lsblk' or 'custodian writeblock status' lists the block devices")
+	}
+	return err
 }
 
 // summary writes the human summary of a finished acquisition.

@@ -1,0 +1,256 @@
+package cmd
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/custodian-forensics/custodian/internal/faultdisk"
+	"github.com/custodian-forensics/custodian/report"
+)
+
+// lastJSONLine decodes the last line of stdout (the --json result).
+func lastJSONLine(t *testing.T, stdout string) resultLine {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var r resultLine
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil || r.Type != "result" {
+		t.Fatalf("last stdout line is not a result: %v\n%s", err, stdout)
+	}
+	return r
+}
+
+func sampleSHA256(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/sample.img.sha256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))[0]
+}
+
+// TestAcquireSampleDisk is the README's first command, in-process.
+func TestAcquireSampleDisk(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "evidence")
+	code, stdout, stderr := runCLI(t, "acquire", "../testdata/sample.img", "-o", out,
+		"--case-number", "DEMO-1", "--examiner", "tester", "--verify", "--segment-size", "3MiB", "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	r := lastJSONLine(t, stdout)
+	if r.ExitCode != 0 || r.Status != report.StatusComplete || r.Hashes["sha256"] != sampleSHA256(t) || r.Segments != 3 {
+		t.Errorf("result %+v", r)
+	}
+	if r.Verified == nil || !*r.Verified {
+		t.Errorf("not verified: %+v", r)
+	}
+	for _, f := range []string{"sample.001", "sample.002", "sample.003", "sample.report.json", "sample.report.txt"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if !strings.Contains(stderr, "status:      complete") {
+		t.Errorf("no human summary on stderr with --json:\n%s", stderr)
+	}
+	// verify agrees.
+	if code, _, stderr := runCLI(t, "verify", out); code != ExitOK {
+		t.Errorf("verify: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestAcquireRefusals: bad input gets exit 2 and a clear message, and
+// nothing is written.
+func TestAcquireRefusals(t *testing.T) {
+	tmp := t.TempDir()
+	existing := filepath.Join(tmp, "existing")
+	if code, _, stderr := runCLI(t, "acquire", "../testdata/sample.img", "-o", existing, "--json"); code != 0 {
+		t.Fatalf("setup: exit %d %s", code, stderr)
+	}
+	before := dirListing(t, existing)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"unknown hash", []string{"../testdata/sample.img", "--hash", "md5,crc32"}, "unknown hash algorithm"},
+		{"bad size", []string{"../testdata/sample.img", "--segment-size", "2XB"}, "invalid size"},
+		{"negative size", []string{"../testdata/sample.img", "--hash-window", "-1"}, "invalid size"},
+		{"compress with raw", []string{"../testdata/sample.img", "--compress", "best"}, "--format ewf"},
+		{"ewf not yet", []string{"../testdata/sample.img", "--format", "ewf"}, "not supported"},
+		{"bad segment hash", []string{"../testdata/sample.img", "--segment-hash", "whirlpool"}, "unknown hash algorithm"},
+		{"source /dev/null", []string{"/dev/null"}, "hint:"},
+		{"source directory", []string{tmp}, "hint:"},
+		{"source missing", []string{filepath.Join(tmp, "nope.img")}, "nope.img"},
+		{"no output", []string{"../testdata/sample.img", "-o", ""}, "output"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(tmp, "out-"+strings.ReplaceAll(tc.name, " ", "-"))
+			args := append([]string{"acquire"}, tc.args...)
+			if !strings.Contains(strings.Join(tc.args, " "), "-o ") {
+				args = append(args, "-o", out)
+			}
+			code, _, stderr := runCLI(t, args...)
+			if code != ExitUsage {
+				t.Errorf("exit %d, want 2\n%s", code, stderr)
+			}
+			if !strings.Contains(stderr, "custodian: error:") || !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, stderr)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("output folder %s was created", out)
+			}
+		})
+	}
+	t.Run("existing image", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "acquire", "../testdata/sample.img", "-o", existing)
+		if code != ExitUsage || !strings.Contains(stderr, "hint:") || !strings.Contains(stderr, "--resume") {
+			t.Errorf("exit %d, stderr:\n%s", code, stderr)
+		}
+		if after := dirListing(t, existing); strings.Join(after, "\n") != strings.Join(before, "\n") {
+			t.Errorf("folder changed: %v -> %v", before, after)
+		}
+	})
+}
+
+func dirListing(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		fi, _ := e.Info()
+		out = append(out, e.Name()+" "+fi.ModTime().String())
+	}
+	return out
+}
+
+// TestAcquireConfigPrecedence: flag > CUSTODIAN_* environment > --config.
+func TestAcquireConfigPrecedence(t *testing.T) {
+	tmp := t.TempDir()
+	cfg := filepath.Join(tmp, "custodian.yaml")
+	os.WriteFile(cfg, []byte("segment-size: 1MiB\nhash: [sha1, sha512]\ncase_number: CFG-7\nexaminer: From Config\n"), 0o600)
+	t.Setenv("CUSTODIAN_SEGMENT_SIZE", "4MiB")
+	t.Setenv("CUSTODIAN_EXAMINER", "From Env")
+	out := filepath.Join(tmp, "ev")
+	code, stdout, stderr := runCLI(t, "--config", cfg, "acquire", "../testdata/sample.img", "-o", out, "--hash", "md5", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	res := lastJSONLine(t, stdout)
+	if len(res.Hashes) != 1 || res.Hashes["md5"] == "" {
+		t.Errorf("--hash md5 on the command line should win over the config: %v", res.Hashes)
+	}
+	if res.Segments != 2 { // 8 MiB in 4 MiB segments (env) rather than 1 MiB (config)
+		t.Errorf("%d segments, want 2 (CUSTODIAN_SEGMENT_SIZE=4MiB beats the config)", res.Segments)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "sample.report.json"))
+	r, err := report.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Case.CaseNumber != "CFG-7" || r.Case.Examiner != "From Env" {
+		t.Errorf("case %+v: want case number from config, examiner from env", r.Case)
+	}
+
+	// Other commands do not take values from the environment: a batch
+	// job's CUSTODIAN_OUTPUT must not become keygen's -o.
+	t.Setenv("CUSTODIAN_OUTPUT", filepath.Join(tmp, "leaked-key"))
+	if code, _, _ := runCLI(t, "keygen"); code != ExitUsage {
+		t.Errorf("keygen without -o: exit %d, want 2", code)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "leaked-key")); !os.IsNotExist(err) {
+		t.Error("keygen wrote a key to the path from CUSTODIAN_OUTPUT")
+	}
+}
+
+// TestAcquireSIGINTAndResume sends SIGINT to a real custodian process
+// imaging a slow (FUSE-backed) block device: it must stop cleanly with exit
+// 1, an incomplete report and only *.partial segments; --resume then
+// completes the image with the right hash.
+func TestAcquireSIGINTAndResume(t *testing.T) {
+	o := faultdisk.Options{Size: 24 << 20, Content: faultdisk.Pattern(99), Delay: 4 * time.Millisecond}
+	d := faultdisk.Device(t, o, 512)
+	want := sha256.Sum256(o.Image())
+	out := filepath.Join(t.TempDir(), "ev")
+	args := []string{"acquire", d.Dev, "-o", out, "--name", "slow", "--hash", "sha256", "--segment-size", "5MiB",
+		"--checkpoint-every", "1MiB", "--read-size", "256KiB", "--restore-writeblock", "--json"}
+
+	c := custodianProcess(t, args...)
+	stdout, _ := c.StdoutPipe()
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(out, "slow.journal")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(journal)
+		if strings.Contains(string(b), `"checkpoint"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.Process.Kill()
+			t.Fatalf("no checkpoint in %s after 20 s", journal)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.Process.Signal(syscall.SIGINT)
+	var lines []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	err := c.Wait()
+	code := c.ProcessState.ExitCode()
+	if code != ExitFailure {
+		t.Fatalf("after SIGINT: exit %d (%v), want 1\nstderr:\n%s", code, err, stderr.String())
+	}
+	res := lastJSONLine(t, strings.Join(lines, "\n"))
+	if res.Status != report.StatusIncomplete || res.ExitCode != 1 || res.BytesAcquired >= o.Size {
+		t.Errorf("result after SIGINT: %+v", res)
+	}
+	if !strings.Contains(stderr.String(), "--resume") {
+		t.Errorf("no resume hint:\n%s", stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(out, "slow.report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != report.StatusIncomplete || len(r.Hashes) != 0 {
+		t.Errorf("report after SIGINT: status %s, hashes %v", r.Status, r.Hashes)
+	}
+	if final, _ := filepath.Glob(filepath.Join(out, "slow.[0-9][0-9][0-9]")); len(final) != 0 {
+		t.Errorf("segments with final names after SIGINT: %v", final)
+	}
+	if code, _, stderr := runCLI(t, "verify", out); code == ExitOK {
+		t.Errorf("verify of an incomplete acquisition exited 0:\n%s", stderr)
+	}
+
+	// Resume in-process: completes with the uninterrupted hash.
+	resume := append(append([]string{}, args...), "--resume")
+	code, stdout2, stderr2 := runCLI(t, resume...)
+	if code != ExitOK {
+		t.Fatalf("resume: exit %d\n%s", code, stderr2)
+	}
+	res2 := lastJSONLine(t, stdout2)
+	if res2.Hashes["sha256"] != hex.EncodeToString(want[:]) || res2.Segments != 5 {
+		t.Errorf("resumed result %+v, want sha256 %x and 5 segments", res2, want)
+	}
+	if code, _, stderr := runCLI(t, "verify", out); code != ExitOK {
+		t.Errorf("verify after resume: exit %d\n%s", code, stderr)
+	}
+}

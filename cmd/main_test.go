@@ -1,0 +1,29 @@
+package cmd
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// TestMain lets tests run custodian as a real process (for signals and
+// exit statuses): the test binary re-executes itself with
+// CUSTODIAN_TEST_MAIN=1 and then behaves exactly like cmd/custodian.
+func TestMain(m *testing.M) {
+	if os.Getenv("CUSTODIAN_TEST_MAIN") == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// custodianProcess returns an exec.Cmd that runs custodian with args.
+func custodianProcess(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(exe, args...)
+	c.Env = append(os.Environ(), "CUSTODIAN_TEST_MAIN=1")
+	return c
+}

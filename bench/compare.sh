@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# bench/compare.sh — custodian side by side with dc3dd, dcfldd and dd, in one
+# run, on the same page-cached loop device, with the same hashes
+# (md5+sha1+sha256). Prints seconds, throughput, peak RSS and ratios.
+#
+#   sudo bash bench/compare.sh            # 2 GiB source, output under /var/tmp (same disk as the source file)
+#   SIZE_GIB=8 sudo bash bench/compare.sh # memory check: peak RSS must not grow with the source
+#   DEST=/dev/shm sudo bash bench/compare.sh  # output to tmpfs: the CPU-bound case
+#
+# Every tool is timed until its output is durable: the command, then `sync`
+# (custodian fsyncs by itself; dc3dd, dcfldd and dd leave dirty pages that
+# `sync` flushes). Needs root (losetup), dc3dd, dcfldd, openssl, GNU time.
+set -euo pipefail
+
+SIZE_GIB=${SIZE_GIB:-2}
+WORK=${WORK:-/var/tmp/custodian-bench}
+DEST=${DEST:-$WORK/out}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+
+for t in losetup dc3dd dcfldd openssl /usr/bin/time md5sum sha1sum sha256sum go; do
+  command -v "$t" >/dev/null || { echo "bench: needs $t (apt-get install dc3dd dcfldd openssl time)" >&2; exit 2; }
+done
+[ "$(id -u)" = 0 ] || { echo "bench: needs root for losetup" >&2; exit 2; }
+
+mkdir -p "$WORK" "$DEST"
+dev=""
+cleanup() {
+  [ -n "$dev" ] && losetup -d "$dev" 2>/dev/null || true
+  rm -rf "$DEST"/run.* 2>/dev/null || true
+}
+trap cleanup EXIT
+
+echo "== building custodian"
+(cd "$REPO" && go build -o "$WORK/custodian" ./cmd/custodian)
+
+src="$WORK/source-${SIZE_GIB}g.img"
+bytes=$((SIZE_GIB << 30))
+if [ ! -f "$src" ] || [ "$(stat -c %s "$src")" != "$bytes" ]; then
+  echo "== making a deterministic ${SIZE_GIB} GiB source (AES-CTR keystream)"
+  set +o pipefail # openssl ends on SIGPIPE when head has enough
+  openssl enc -aes-128-ctr -nosalt -pass pass:custodian-bench -pbkdf2 </dev/zero 2>/dev/null | head -c "$bytes" >"$src.tmp"
+  set -o pipefail
+  [ "$(stat -c %s "$src.tmp")" = "$bytes" ] || { echo "bench: could not make the source" >&2; exit 1; }
+  mv "$src.tmp" "$src"
+fi
+dev=$(losetup -r -f --show "$src")
+echo "== source $dev ($SIZE_GIB GiB, read-only loop over $src); warming the page cache"
+cat "$dev" >/dev/null; cat "$dev" >/dev/null
+
+declare -A secs rss
+run() { # run NAME CMD...: time CMD + sync, record peak RSS (KiB)
+  local name=$1; shift
+  local out="$DEST/run.$name"
+  rm -rf "$out"; mkdir -p "$out"; sync
+  local t0 t1
+  t0=$(date +%s.%N)
+  /usr/bin/time -f %M -o "$WORK/rss.$name" "$@" >/dev/null 2>"$WORK/err.$name" || { echo "bench: $name failed:"; cat "$WORK/err.$name"; exit 1; }
+  sync
+  t1=$(date +%s.%N)
+  secs[$name]=$(echo "$t1 - $t0" | bc -l)
+  rss[$name]=$(tail -1 "$WORK/rss.$name")
+  rm -rf "$out"
+  printf '%-28s %7.2f s %8.0f MB/s %7.1f MiB peak RSS\n' "$name" "${secs[$name]}" "$(echo "$bytes / ${secs[$name]} / 1000000" | bc -l)" "$(echo "${rss[$name]} / 1024" | bc -l)"
+}
+o() { echo "$DEST/run.$1"; }
+
+echo "== imaging, md5+sha1+sha256, output to $DEST"
+run custodian-1seg      "$WORK/custodian" acquire "$dev" -o "$(o custodian-1seg)" --name img --hash md5,sha1,sha256 --segment-size 0 --json
+run custodian-640MiB    "$WORK/custodian" acquire "$dev" -o "$(o custodian-640MiB)" --name img --hash md5,sha1,sha256 --segment-size 640MiB --json
+run dc3dd               dc3dd if="$dev" of="$(o dc3dd)/img.raw" hash=md5 hash=sha1 hash=sha256 log="$(o dc3dd)/log"
+run dcfldd              dcfldd if="$dev" of="$(o dcfldd)/img.raw" hash=md5,sha1,sha256 hashlog="$(o dcfldd)/hashes"
+run dd-copy             dd if="$dev" of="$(o dd-copy)/img.raw" bs=4M
+echo "== each hash alone, one core (coreutils, page-cached device)"
+for h in md5sum sha1sum sha256sum; do run "$h" "$h" "$dev"; done
+
+echo "== Go's hashes, one core (go test -bench BenchmarkAlgorithm ./hashing)"
+declare -A gosec
+while read -r name mbs; do
+  gosec[$name]=$(echo "$bytes / ($mbs * 1000000)" | bc -l)
+  printf '%-28s %7.2f s %8.0f MB/s\n' "go-$name" "${gosec[$name]}" "$mbs"
+done < <(cd "$REPO" && go test -run '^$' -bench 'BenchmarkAlgorithm/(md5|sha1|sha256)$' -benchtime 2s ./hashing | awk '/MB\/s/ {split($1,a,"/"); sub(/-[0-9]+$/,"",a[2]); print a[2], $(NF-1)}')
+
+cores=$(nproc)
+slowest=$(printf '%s\n' "${gosec[@]}" | sort -g | tail -1)
+sum=$(printf '%s+' "${gosec[@]}"); sum=$(echo "(${sum%+}) / $cores" | bc -l)
+bound=$(printf '%s\n' "$slowest" "$sum" "${secs[dd-copy]}" | sort -g | tail -1)
+
+echo
+echo "== ratios (higher throughput is better)"
+c=${secs[custodian-1seg]}
+printf 'custodian vs dc3dd  (throughput ratio):   %5.2fx   (target >= 2.5)\n' "$(echo "${secs[dc3dd]} / $c" | bc -l)"
+printf 'custodian vs dcfldd (throughput ratio):   %5.2fx   (target >= 4)\n' "$(echo "${secs[dcfldd]} / $c" | bc -l)"
+printf 'custodian 640MiB segments vs 1 segment:   %5.2fx time\n' "$(echo "${secs[custodian-640MiB]} / $c" | bc -l)"
+printf 'bound = max(slowest hash %.2f s, sum/%d cores %.2f s, dd copy %.2f s) = %.2f s\n' "$slowest" "$cores" "$sum" "${secs[dd-copy]}" "$bound"
+printf 'custodian time / bound:                   %5.2fx   (target <= 1.15)\n' "$(echo "$c / $bound" | bc -l)"
+printf 'custodian peak RSS:                       %5.1f MiB (target <= 256 MiB, same for 2 and 8 GiB)\n' "$(echo "${rss[custodian-1seg]} / 1024" | bc -l)"

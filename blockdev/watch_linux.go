@@ -58,18 +58,22 @@ type tracked struct {
 }
 
 type watcher struct {
-	o     WatchOptions
-	s     *System
-	sock  int
-	kmsg  int
-	wake  [2]int
-	prot  map[string]*tracked
+	o    WatchOptions
+	s    *System
+	sock int
+	kmsg int
+	wake [2]int
+	prot map[string]*tracked
+	// empty holds the sectors-written counter of disks last seen without a
+	// medium: nothing can write to them then, so it is the baseline of the
+	// next medium, and a write that beats the medium's uevent is counted.
+	empty map[string]int64
 	buf   []byte
 	nodes string // private directory for device nodes missing in /dev
 }
 
 func newWatcher(o WatchOptions) (*watcher, error) {
-	w := &watcher{o: o, s: o.System, sock: -1, kmsg: -1, wake: [2]int{-1, -1}, prot: map[string]*tracked{}, buf: make([]byte, maxUeventLen+1)}
+	w := &watcher{o: o, s: o.System, sock: -1, kmsg: -1, wake: [2]int{-1, -1}, prot: map[string]*tracked{}, empty: map[string]int64{}, buf: make([]byte, maxUeventLen+1)}
 	if w.s == nil {
 		w.s = DefaultSystem()
 	}
@@ -129,6 +133,12 @@ func (w *watcher) run(ctx context.Context) error {
 	}
 	// The socket is bound before the sweep: a device attached during the
 	// sweep is caught either way.
+	if disks, err := fs.ReadDir(w.s.Sys, "block"); err == nil {
+		for _, d := range disks {
+			w.noteEmpty(d.Name())
+		}
+	}
+	w.adoptRecords()
 	if w.o.IncludeExisting {
 		w.sweep("existing")
 	}
@@ -223,6 +233,13 @@ func (w *watcher) handleMessage(msg []byte, recvAt time.Time) {
 		w.emit(WatchEvent{Kind: WatchWarning, SeqNum: ev.SeqNum, Message: fmt.Sprintf("block uevent without a usable name (DEVPATH %q)", ev.DevPath)})
 		return
 	}
+	if kind == KindDisk {
+		if ev.Action == "remove" {
+			delete(w.empty, name)
+		} else {
+			w.noteEmpty(name)
+		}
+	}
 	switch ev.Action {
 	case "add":
 		w.protect(name, disk, kind, "add", ev.SeqNum, recvAt)
@@ -252,6 +269,9 @@ func (w *watcher) sweep(trigger string) {
 // partitions it has), unless it is filtered out or excluded.
 func (w *watcher) protect(name, disk, kind, trigger string, seq uint64, recvAt time.Time) {
 	if w.o.Match != nil && !w.o.Match(WatchDevice{Name: name, Disk: disk, Kind: kind}) {
+		if w.prot[name] != nil {
+			w.untrack(name) // no longer one of ours (a detached, re-used loop device)
+		}
 		return
 	}
 	base := WatchEvent{Name: name, Disk: disk, Trigger: trigger, SeqNum: seq, Device: w.s.nodePath(name)}
@@ -289,6 +309,19 @@ func (w *watcher) protect(name, disk, kind, trigger string, seq uint64, recvAt t
 		w.emit(base)
 		return
 	}
+	// The counter before the flag is the baseline of a new medium, so a
+	// write that slips in before the flag is counted. A disk or partition
+	// that was just added has fresh counters: its baseline is 0, so even a
+	// write that beat the event is counted.
+	var pre int64
+	if v, ok := w.empty[name]; ok && kind == KindDisk {
+		pre = v
+		delete(w.empty, name)
+	} else if trigger != "add" {
+		if st, err := w.statOf(dir); err == nil {
+			pre = st.SectorsWritten
+		}
+	}
 	wasRO, err := setReadOnlyNode(node)
 	latency := time.Since(recvAt)
 	seqNow := w.s.diskSeq(disk)
@@ -299,6 +332,12 @@ func (w *watcher) protect(name, disk, kind, trigger string, seq uint64, recvAt t
 		}
 	}
 	switch {
+	case err != nil && (errors.Is(err, unix.ENXIO) || errors.Is(err, unix.ENODEV) || errors.Is(err, fs.ErrNotExist)):
+		// The device went away meanwhile (a partition table being re-read
+		// drops and re-adds partitions; the new ones send "add").
+		base.Kind, base.Err, base.Message = WatchWarning, err, "device vanished before it could be set read-only"
+		w.emit(base)
+		return
 	case err != nil:
 		base.Kind, base.Err, base.Latency = WatchFailed, err, latency
 		w.emit(base)
@@ -310,10 +349,7 @@ func (w *watcher) protect(name, disk, kind, trigger string, seq uint64, recvAt t
 			w.emit(base)
 		}
 	default:
-		t := &tracked{name: name, disk: disk, kind: kind, dir: dir, node: node, diskSeq: seqNow, size: size * 512}
-		if st, err := w.statOf(dir); err == nil {
-			t.base = st.SectorsWritten
-		}
+		t := &tracked{name: name, disk: disk, kind: kind, dir: dir, node: node, diskSeq: seqNow, size: size * 512, base: pre}
 		id := &Info{}
 		w.s.identity(id, diskDir)
 		t.model, t.serial = id.Model, id.Serial
@@ -323,12 +359,6 @@ func (w *watcher) protect(name, disk, kind, trigger string, seq uint64, recvAt t
 			base.Kind = WatchAlreadyReadOnly
 		}
 		base.Model, base.Serial, base.Size = t.model, t.serial, t.size
-		if trigger == "add" && kind == KindDisk && t.base > 0 {
-			// A new disk starts with zeroed counters: these sectors were
-			// written before the flag was set.
-			base.Message = fmt.Sprintf("%d sectors were written before the flag was set", t.base)
-			base.SectorsWritten = t.base
-		}
 		w.emit(base)
 		w.record(t)
 	}
@@ -436,6 +466,11 @@ func (w *watcher) checkCounters() {
 		if err != nil {
 			continue // gone; a remove event follows
 		}
+		if w.s.diskSeq(t.disk) != t.diskSeq {
+			w.untrack(t.disk) // another medium, whose events were missed
+			w.emit(WatchEvent{Kind: WatchRemoved, Device: t.node, Name: name, Disk: t.disk, Trigger: "counters", Message: "medium changed"})
+			continue
+		}
 		if d := st.SectorsWritten - t.base; d > t.reported {
 			t.reported = d
 			w.emit(WatchEvent{Kind: WatchViolation, Device: t.node, Name: name, Disk: t.disk, Trigger: "counters",
@@ -492,5 +527,65 @@ func (w *watcher) drainKmsg() {
 		}
 		w.emit(WatchEvent{Kind: WatchViolation, Device: t.node, Name: name, Disk: t.disk, Trigger: "kmsg",
 			Model: t.model, Serial: t.serial, Size: t.size, Message: strings.TrimSpace(rec.Message)})
+	}
+}
+
+// adoptRecords starts watching the counters of devices protected earlier
+// ("writeblock on", an earlier watch) whose state records still describe
+// the medium in the disk, from the counters recorded then.
+func (w *watcher) adoptRecords() {
+	if w.o.State == nil {
+		return
+	}
+	disks, err := w.o.State.List()
+	if err != nil {
+		w.emit(WatchEvent{Kind: WatchWarning, Trigger: "state", Message: "state records not read", Err: err})
+		return
+	}
+	for _, disk := range disks {
+		rec, err := w.o.State.Load(disk)
+		if err != nil || !w.s.recordCurrent(rec) {
+			continue
+		}
+		for _, d := range rec.Devices {
+			kind, dir := KindDisk, path.Join("block", disk)
+			if d.Name != disk {
+				kind, dir = KindPartition, path.Join(dir, d.Name)
+			}
+			if w.o.Match != nil && !w.o.Match(WatchDevice{Name: d.Name, Disk: disk, Kind: kind}) {
+				continue
+			}
+			if !w.s.exists(path.Join(dir, "stat")) {
+				continue
+			}
+			t := &tracked{name: d.Name, disk: disk, kind: kind, dir: dir, node: w.s.nodePath(d.Name), diskSeq: rec.DiskSeq,
+				base: d.SectorsWritten, model: rec.Model, serial: rec.Serial}
+			sectors, _ := w.s.attrInt(path.Join(dir, "size"))
+			t.size = sectors * 512
+			w.prot[d.Name] = t
+			w.emit(WatchEvent{Kind: WatchAlreadyReadOnly, Device: t.node, Name: d.Name, Disk: disk, Trigger: "state",
+				Model: t.model, Serial: t.serial, Size: t.size,
+				Message: fmt.Sprintf("protected since %s (%s); watching its counters", rec.ProtectedAt.Format(time.RFC3339), rec.By)})
+		}
+	}
+}
+
+// noteEmpty remembers the counter of disk if it has no medium. The counter
+// is read before the size: a size of 0 read afterwards means the counter
+// was read while nothing could write.
+func (w *watcher) noteEmpty(disk string) {
+	if !validName(disk) {
+		return
+	}
+	dir := path.Join("block", disk)
+	if size, ok := w.s.attrInt(path.Join(dir, "size")); !ok || size != 0 {
+		return // a medium: keep the counter of its empty time
+	}
+	st, err := w.statOf(dir)
+	if err != nil {
+		return
+	}
+	if size, ok := w.s.attrInt(path.Join(dir, "size")); ok && size == 0 {
+		w.empty[disk] = st.SectorsWritten
 	}
 }

@@ -43,6 +43,8 @@ type writeblockOptions struct {
 	install  bool
 	rulePath string
 	blockdev string
+	// match restricts watch to some devices (tests: only their own).
+	match func(blockdev.WatchDevice) bool
 }
 
 func (o *writeblockOptions) store() *blockdev.StateStore {
@@ -451,6 +453,7 @@ func runWriteblockWatch(ctx context.Context, g *globalOptions, opts writeblockOp
 	wo := blockdev.WatchOptions{
 		IncludeExisting: opts.includeExisting,
 		Exclude:         opts.exclude,
+		Match:           opts.match,
 		PollInterval:    opts.interval,
 		KernelLog:       !opts.noKmsg,
 		State:           opts.store(),

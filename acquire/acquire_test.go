@@ -318,3 +318,51 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Errorf("journal still there after completion: %v", err)
 	}
 }
+
+// BenchmarkPipeline images a page-cached 256 MiB file with md5+sha1+sha256
+// into a folder under $BENCH_DIR (default the test's temp dir). Set
+// BENCH_DIR=/dev/shm to take the destination disk out of the picture.
+func BenchmarkPipeline(b *testing.B) {
+	const size = 256 << 20
+	src := filepath.Join(b.TempDir(), "src")
+	data := make([]byte, size)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i+8 <= len(data); i += 8 {
+		v := rng.Uint64()
+		for k := range 8 {
+			data[i+k] = byte(v >> (8 * k))
+		}
+	}
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	base := os.Getenv("BENCH_DIR")
+	if base == "" {
+		base = b.TempDir()
+	}
+	for _, seg := range []string{"none", "sha256"} {
+		b.Run("segment-hash="+seg, func(b *testing.B) {
+			b.SetBytes(size)
+			i := 0
+			for b.Loop() {
+				dir, err := os.MkdirTemp(base, "bench")
+				if err != nil {
+					b.Fatal(err)
+				}
+				o := testOptions()
+				o.ReadSize, o.Buffers = DefaultReadSize, DefaultBuffers
+				o.SegmentSize = 0
+				if seg == "none" {
+					o.SegmentHashes = nil
+				}
+				if _, err := New(src, dir, o).Run(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				os.RemoveAll(dir)
+				i++
+				b.StartTimer()
+			}
+		})
+	}
+}

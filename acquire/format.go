@@ -30,7 +30,9 @@ func (r rawImage) Checkpoint() (json.RawMessage, error) {
 func newImageWriter(format, dir, name string, segSize int64, segHashes hashing.Set) (ImageWriter, error) {
 	switch format {
 	case "raw":
-		return rawImage{raw.NewWriter(dir, name, segSize, segHashes)}, nil
+		w := raw.NewWriter(dir, name, segSize, segHashes)
+		w.UseDirectIO()
+		return rawImage{w}, nil
 	}
 	return nil, fmt.Errorf("%w: image format %q is not supported (supported: %s)", ErrUsage, format, strings.Join(Formats, ", "))
 }
@@ -46,6 +48,7 @@ func resumeImageWriter(format, dir, name string, segSize int64, segHashes hashin
 		if err != nil {
 			return nil, err
 		}
+		w.UseDirectIO()
 		return rawImage{w}, nil
 	}
 	return nil, fmt.Errorf("%w: image format %q is not supported", ErrUsage, format)

@@ -15,8 +15,7 @@ const (
 	// DefaultReadSize is the size of each sequential read. 4 MiB keeps the
 	// per-read overhead (syscall, channel hand-offs to each consumer) under
 	// 1% at several GB/s, and is a multiple of every physical sector size.
-	// Measured with bench/compare.sh: 1 MiB and 4 MiB are within noise on a
-	// page-cached source; larger reads only grow memory.
+	// Larger reads only grow memory.
 	DefaultReadSize = 4 << 20
 	// DefaultBuffers is the number of read buffers in the pool. Memory for
 	// data is DefaultBuffers × DefaultReadSize (64 MiB), whatever the source

@@ -29,7 +29,7 @@ type Writer struct {
 	segmentSize int64 // 0: one file
 	hashes      hashing.Set
 
-	cur     *os.File
+	cur *os.File
 	// dcur is an O_DIRECT descriptor of the same file (nil when not in use
 	// or not supported by the destination). Aligned writes go through it:
 	// no copy into the page cache, no writeback work competing with the

@@ -164,4 +164,3 @@ func BenchmarkParallel(b *testing.B) {
 		})
 	}
 }
-

@@ -178,7 +178,7 @@ Without --include-existing, devices present at start are left as they are.
 With --json every event is one JSON line on stdout.
 
 ` + writeblockExitHelp,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWriteblockWatch(cmd.Context(), g, *opts)
 		},
@@ -203,7 +203,7 @@ it to ` + blockdev.DefaultUdevRulePath + ` (or --path); then run
 "writeblock watch" and systemd's udev.blockdev_read_only.
 
 ` + writeblockExitHelp,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWriteblockUdevRule(g, *opts)
 		},
@@ -213,6 +213,13 @@ it to ` + blockdev.DefaultUdevRulePath + ` (or --path); then run
 	cmd.Flags().StringVar(&opts.rulePath, "path", blockdev.DefaultUdevRulePath, "where --install writes the rule")
 	cmd.Flags().StringVar(&opts.blockdev, "blockdev", "/usr/sbin/blockdev", "path of blockdev(8) in the rule")
 	return cmd
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("%s takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
 }
 
 // deviceArgError turns errors about a named device into usage errors.

@@ -292,10 +292,18 @@ func Mount(t testing.TB, o Options) *Disk {
 		t.Fatalf("faultdisk: mount FUSE on %s: %v", dir, err)
 	}
 	t.Cleanup(func() {
-		if err := srv.Unmount(); err != nil {
-			// Still busy: detach it lazily so the test binary does not
-			// leave a dead mount behind, and say so.
-			t.Errorf("faultdisk: unmount %s: %v (detaching lazily)", dir, err)
+		// The loop device over the file is detached just before this, but
+		// the kernel releases its backing file asynchronously: EBUSY for a
+		// moment is normal. Wait for it, then fall back to a lazy detach
+		// (which still removes the mount) rather than leave one behind.
+		var err error
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if err = srv.Unmount(); err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
+			t.Logf("faultdisk: unmount %s: %v after 5 s; detaching lazily", dir, err)
 			if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
 				t.Errorf("faultdisk: lazy unmount %s: %v", dir, err)
 			}

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -143,12 +144,18 @@ func (w *watcher) run(ctx context.Context) error {
 		w.sweep("existing")
 	}
 	w.emit(WatchEvent{Kind: WatchReady})
+	// The waker ends before run returns, so it never writes to a closed
+	// (and possibly reused) descriptor.
 	done := make(chan struct{})
-	defer close(done)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	defer func() { close(done); wg.Wait() }()
+	wakeFd := w.wake[1]
 	go func() {
+		defer wg.Done()
 		select {
 		case <-ctx.Done():
-			unix.Write(w.wake[1], []byte{0})
+			unix.Write(wakeFd, []byte{0})
 		case <-done:
 		}
 	}()

@@ -6,6 +6,11 @@
 #   sudo bash bench/compare.sh            # 2 GiB source, output under /var/tmp (same disk as the source file)
 #   SIZE_GIB=8 sudo bash bench/compare.sh # memory check: peak RSS must not grow with the source
 #   DEST=/dev/shm sudo bash bench/compare.sh  # output to tmpfs: the CPU-bound case
+#   ONLY=custodian SIZE_GIB=8 sudo bash bench/compare.sh  # custodian rows only
+#
+# "Same hashes" as dc3dd/dcfldd means whole-image md5+sha1+sha256, so the
+# custodian-1seg and -640MiB rows use --segment-hash none; custodian-default
+# adds its default per-segment sha256 (2 GiB segments).
 #
 # Every tool is timed until its output is durable: the command, then `sync`
 # (custodian fsyncs by itself; dc3dd, dcfldd and dd leave dirty pages that
@@ -65,8 +70,10 @@ run() { # run NAME CMD...: time CMD + sync, record peak RSS (KiB)
 o() { echo "$DEST/run.$1"; }
 
 echo "== imaging, md5+sha1+sha256, output to $DEST"
-run custodian-1seg      "$WORK/custodian" acquire "$dev" -o "$(o custodian-1seg)" --name img --hash md5,sha1,sha256 --segment-size 0 --json
-run custodian-640MiB    "$WORK/custodian" acquire "$dev" -o "$(o custodian-640MiB)" --name img --hash md5,sha1,sha256 --segment-size 640MiB --json
+run custodian-1seg      "$WORK/custodian" acquire "$dev" -o "$(o custodian-1seg)" --name img --hash md5,sha1,sha256 --segment-hash none --segment-size 0 --json
+run custodian-640MiB    "$WORK/custodian" acquire "$dev" -o "$(o custodian-640MiB)" --name img --hash md5,sha1,sha256 --segment-hash none --segment-size 640MiB --json
+run custodian-default   "$WORK/custodian" acquire "$dev" -o "$(o custodian-default)" --name img --hash md5,sha1,sha256 --json
+if [ "${ONLY:-}" = custodian ]; then exit 0; fi
 run dc3dd               dc3dd if="$dev" of="$(o dc3dd)/img.raw" hash=md5 hash=sha1 hash=sha256 log="$(o dc3dd)/log"
 run dcfldd              dcfldd if="$dev" of="$(o dcfldd)/img.raw" hash=md5,sha1,sha256 hashlog="$(o dcfldd)/hashes"
 run dd-copy             dd if="$dev" of="$(o dd-copy)/img.raw" bs=4M
@@ -91,6 +98,7 @@ c=${secs[custodian-1seg]}
 printf 'custodian vs dc3dd  (throughput ratio):   %5.2fx   (target >= 2.5)\n' "$(echo "${secs[dc3dd]} / $c" | bc -l)"
 printf 'custodian vs dcfldd (throughput ratio):   %5.2fx   (target >= 4)\n' "$(echo "${secs[dcfldd]} / $c" | bc -l)"
 printf 'custodian 640MiB segments vs 1 segment:   %5.2fx time\n' "$(echo "${secs[custodian-640MiB]} / $c" | bc -l)"
+printf 'custodian default (+segment sha256) vs dc3dd: %5.2fx\n' "$(echo "${secs[dc3dd]} / ${secs[custodian-default]}" | bc -l)"
 printf 'bound = max(slowest hash %.2f s, sum/%d cores %.2f s, dd copy %.2f s) = %.2f s\n' "$slowest" "$cores" "$sum" "${secs[dd-copy]}" "$bound"
 printf 'custodian time / bound:                   %5.2fx   (target <= 1.15)\n' "$(echo "$c / $bound" | bc -l)"
 printf 'custodian peak RSS:                       %5.1f MiB (target <= 256 MiB, same for 2 and 8 GiB)\n' "$(echo "${rss[custodian-1seg]} / 1024" | bc -l)"

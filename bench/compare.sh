@@ -48,6 +48,9 @@ if [ ! -f "$src" ] || [ "$(stat -c %s "$src")" != "$bytes" ]; then
   [ "$(stat -c %s "$src.tmp")" = "$bytes" ] || { echo "bench: could not make the source" >&2; exit 1; }
   mv "$src.tmp" "$src"
 fi
+# Start from an empty page cache: a previous run's (or a larger source's)
+# cached pages would otherwise make every tool pay for reclaim.
+sync; echo 3 >/proc/sys/vm/drop_caches
 dev=$(losetup -r -f --show "$src")
 echo "== source $dev ($SIZE_GIB GiB, read-only loop over $src); warming the page cache"
 cat "$dev" >/dev/null; cat "$dev" >/dev/null

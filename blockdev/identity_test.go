@@ -171,11 +171,11 @@ func TestParseMountInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Mount{
-		{Major: 0, Minor: 21, Root: "/", MountPoint: "/proc", FSType: "proc", Source: "proc"},
-		{Major: 254, Minor: 0, Root: "/", MountPoint: "/", FSType: "ext4", Source: "/dev/vda"},
-		{Major: 8, Minor: 1, Root: "/", MountPoint: "/media/ev idence", FSType: "ext4", Source: "/dev/sda1"},
-		{Major: 8, Minor: 1, Root: "/sub", MountPoint: `/mnt/tab\011and\012newline`, FSType: "ext4", Source: "/dev/sda1"},
-		{Major: 253, Minor: 0, Root: "/", MountPoint: "/srv/crypt", FSType: "xfs", Source: "/dev/mapper/crypt"},
+		{Major: 0, Minor: 21, Root: "/", MountPoint: "/proc", FSType: "proc", Source: "proc", ReadWrite: true},
+		{Major: 254, Minor: 0, Root: "/", MountPoint: "/", FSType: "ext4", Source: "/dev/vda", ReadWrite: true},
+		{Major: 8, Minor: 1, Root: "/", MountPoint: "/media/ev idence", FSType: "ext4", Source: "/dev/sda1", ReadWrite: true},
+		{Major: 8, Minor: 1, Root: "/sub", MountPoint: `/mnt/tab\011and\012newline`, FSType: "ext4", Source: "/dev/sda1", ReadWrite: true},
+		{Major: 253, Minor: 0, Root: "/", MountPoint: "/srv/crypt", FSType: "xfs", Source: "/dev/mapper/crypt", ReadWrite: true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ParseMountInfo (-want +got):\n%s", diff)

@@ -15,6 +15,11 @@ type Mount struct {
 	MountPoint   string
 	FSType       string
 	Source       string
+	// ReadWrite is true when the filesystem itself (the super options
+	// after "-") is read-write: it may write to its device at any time
+	// (journal, atime, metadata), whatever the per-mount "ro" of one bind
+	// mount says.
+	ReadWrite bool
 }
 
 // maxMountInfo bounds how much of mountinfo is read (a host with thousands
@@ -64,6 +69,11 @@ func parseMountLine(line string) (Mount, bool) {
 			}
 			if i+2 < len(f) {
 				m.Source = unescapeOctal(f[i+2])
+			}
+			if i+3 < len(f) {
+				for _, o := range strings.Split(f[i+3], ",") {
+					m.ReadWrite = m.ReadWrite || o == "rw"
+				}
 			}
 			break
 		}

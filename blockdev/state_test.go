@@ -62,14 +62,15 @@ func TestCmdlineBlockdevRO(t *testing.T) {
 	}
 }
 
-func TestSuperRW(t *testing.T) {
+func TestMountReadWrite(t *testing.T) {
 	for line, want := range map[string]bool{
 		"36 35 7:3 / /mnt rw,relatime shared:1 - ext4 /dev/loop3 rw,seclabel": true,
 		"36 35 7:3 / /mnt ro,relatime shared:1 - ext4 /dev/loop3 rw,seclabel": true, // ro bind of a rw superblock
 		"36 35 7:3 / /mnt ro,relatime - vfat /dev/loop3p1 ro,fmask=0022":      false,
 		"36 35 7:3 / /mnt rw -": false,
 	} {
-		if got := superRW(line); got != want {
+		m, _ := parseMountLine(line)
+		if got := m.ReadWrite; got != want {
 			t.Errorf("%q: %v, want %v", line, got, want)
 		}
 	}

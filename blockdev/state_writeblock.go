@@ -1,7 +1,6 @@
 package blockdev
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -296,52 +295,19 @@ func (s *System) writersOf(targets []blockEntry) ([]Writer, error) {
 	return out, nil
 }
 
-// rwMounts lists the mounts whose filesystem (super block) is read-write:
-// such a filesystem may write to its device at any time (journal, atime,
-// metadata), whatever the per-mount "ro" of one bind mount says.
+// rwMounts lists the mounts whose filesystem is read-write (Mount.ReadWrite).
 func (s *System) rwMounts() ([]Mount, error) {
-	if s.Proc == nil {
-		return nil, nil
-	}
-	f, err := s.Proc.Open("self/mountinfo")
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	all, err := s.mounts()
 	if err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
+		return nil, err
 	}
-	defer f.Close()
 	var out []Mount
-	sc := bufio.NewScanner(io.LimitReader(f, maxMountInfo))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		m, ok := parseMountLine(line)
-		if !ok || !superRW(line) {
-			continue
-		}
-		out = append(out, m)
-	}
-	return out, sc.Err()
-}
-
-// superRW reports whether a mountinfo line's super options (the third field
-// after "-") say rw.
-func superRW(line string) bool {
-	f := strings.Fields(line)
-	for i := 6; i < len(f); i++ {
-		if f[i] == "-" {
-			if i+3 < len(f) {
-				for _, o := range strings.Split(f[i+3], ",") {
-					if o == "rw" {
-						return true
-					}
-				}
-			}
-			return false
+	for _, m := range all {
+		if m.ReadWrite {
+			out = append(out, m)
 		}
 	}
-	return false
+	return out, nil
 }
 
 // newRecord reads the identity and the counters of the targets.

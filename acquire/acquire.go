@@ -59,6 +59,11 @@ type Acquisition struct {
 	unreadable atomic.Int64
 	verified   atomic.Int64
 
+	// info is the source's identity from sysfs (block devices only), read
+	// once: each Inspect scans every entry of /sys/block.
+	info    *blockdev.Info
+	infoErr error
+
 	mu     sync.Mutex
 	events []report.Event
 
@@ -141,9 +146,12 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 		a.note("warning", "busy", "the source is in use (mounted or held); read without exclusive access as asked (--allow-busy)")
 	}
 	a.total.Store(dev.Size())
+	if dev.IsBlock() {
+		a.info, a.infoErr = blockdev.Inspect(a.source)
+	}
 	a.describeSource(r, dev)
 
-	if err := prepareDest(a.dir, a.source, dev); err != nil {
+	if err := prepareDest(a.dir, dev, a.info, a.infoErr); err != nil {
 		return nil, err
 	}
 	var j *journal
@@ -232,12 +240,11 @@ func (a *Acquisition) describeSource(r *report.Report, dev *blockdev.Device) {
 	if err == nil {
 		s.ReadOnlyBefore, s.ReadOnlyDuring = ro, ro
 	}
-	info, err := blockdev.Inspect(a.source)
-	if err != nil {
-		a.note("warning", "identity", fmt.Sprintf("could not read the device identity from sysfs: %v", err))
+	if a.infoErr != nil {
+		a.note("warning", "identity", fmt.Sprintf("could not read the device identity from sysfs: %v", a.infoErr))
 		return
 	}
-	s.Vendor, s.Model, s.Serial, s.WWID = info.Vendor, info.Model, info.Serial, info.WWID
+	s.Vendor, s.Model, s.Serial, s.WWID = a.info.Vendor, a.info.Model, a.info.Serial, a.info.WWID
 }
 
 // image runs the pipeline from the journal's checkpoint (or 0) to the end
@@ -448,7 +455,7 @@ func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 		diffs = append(diffs, fmt.Sprintf("sector size %d, journal %d", dev.LogicalSectorSize(), j.Source.Sector))
 	}
 	if dev.IsBlock() {
-		if info, err := blockdev.Inspect(a.source); err == nil && (info.Serial != j.Source.Serial || info.Model != j.Source.Model) {
+		if info := a.info; info != nil && (info.Serial != j.Source.Serial || info.Model != j.Source.Model) {
 			diffs = append(diffs, fmt.Sprintf("device %q serial %q, journal %q serial %q", info.Model, info.Serial, j.Source.Model, j.Source.Serial))
 		}
 	}

@@ -20,7 +20,7 @@ var ErrOutputOnSource = errors.New("the output folder is on the source device")
 // checks the nearest existing ancestor of dir BEFORE anything is created:
 // creating the folder on the source's own filesystem would already be a
 // write to the evidence.
-func prepareDest(dir, source string, dev *blockdev.Device) error {
+func prepareDest(dir string, dev *blockdev.Device, info *blockdev.Info, infoErr error) error {
 	existing, err := nearestExisting(dir)
 	if err != nil {
 		return fmt.Errorf("%w: output folder %s: %w", ErrUsage, dir, err)
@@ -35,13 +35,12 @@ func prepareDest(dir, source string, dev *blockdev.Device) error {
 	if !dev.IsBlock() {
 		return nil
 	}
-	info, err := blockdev.Inspect(source)
-	if err != nil {
-		return fmt.Errorf("%w: cannot tell whether the output folder is on the source: %w", ErrUsage, err)
+	if infoErr != nil {
+		return fmt.Errorf("%w: cannot tell whether the output folder is on the source: %w", ErrUsage, infoErr)
 	}
 	if slices.Contains(info.RelatedDevNums(), uint64(st.Dev)) {
 		return &refusal{
-			err:  fmt.Errorf("%w: %w: %s is on a filesystem of %s", ErrUsage, ErrOutputOnSource, existing, source),
+			err:  fmt.Errorf("%w: %w: %s is on a filesystem of %s", ErrUsage, ErrOutputOnSource, existing, dev.Path()),
 			hint: "write the image to another disk: -o /path/on/another/disk",
 		}
 	}

@@ -29,7 +29,7 @@ func (a *Acquisition) writeBlock(r *report.Report, dev *blockdev.Device) (*write
 	}
 	if !a.o.WriteBlock {
 		a.note("warning", "writeblock", "write-blocking disabled (--no-writeblock): the source's read-only flag was not set")
-		if info, err := blockdev.Inspect(a.source); err == nil {
+		if info := a.info; info != nil {
 			disk := info.Name
 			if info.Parent != "" {
 				disk = info.Parent

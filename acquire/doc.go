@@ -4,7 +4,9 @@
 // # Pipeline
 //
 // One reader goroutine reads the source sequentially in ReadSize blocks
-// (4 MiB by default, a multiple of the physical sector size) into buffers
+// (4 MiB by default, a multiple of the physical sector size; through an
+// O_DIRECT descriptor for block devices, so every read reaches the device
+// and no readahead widens or page cache hides a failure) into buffers
 // from a fixed pool (16 by default: 64 MiB, whatever the source size). Each
 // block goes, in stream order, to every consumer, each in its own goroutine
 // with its own bounded queue:

@@ -55,7 +55,11 @@ dev=$(losetup -r -f --show "$src")
 echo "== source $dev ($SIZE_GIB GiB, read-only loop over $src); warming the page cache"
 cat "$dev" >/dev/null; cat "$dev" >/dev/null
 
-declare -A secs rss
+# The disk of a shared VM varies from run to run (dd's copy of the same
+# 2 GiB took 2.5 s to 6.1 s here), so every tool runs ROUNDS times,
+# interleaved (drift hits all alike), and the median time counts.
+ROUNDS=${ROUNDS:-3}
+declare -A secs rss times
 run() { # run NAME CMD...: time CMD + sync, record peak RSS (KiB)
   local name=$1; shift
   local out="$DEST/run.$name"
@@ -65,23 +69,37 @@ run() { # run NAME CMD...: time CMD + sync, record peak RSS (KiB)
   /usr/bin/time -f %M -o "$WORK/rss.$name" "$@" >/dev/null 2>"$WORK/err.$name" || { echo "bench: $name failed:"; cat "$WORK/err.$name"; exit 1; }
   sync
   t1=$(date +%s.%N)
-  secs[$name]=$(echo "$t1 - $t0" | bc -l)
-  rss[$name]=$(tail -1 "$WORK/rss.$name")
+  times[$name]+="$(echo "$t1 - $t0" | bc -l) "
+  local r; r=$(tail -1 "$WORK/rss.$name")
+  [ "${rss[$name]:-0}" -ge "$r" ] || rss[$name]=$r
   rm -rf "$out"
-  printf '%-28s %7.2f s %8.0f MB/s %7.1f MiB peak RSS\n' "$name" "${secs[$name]}" "$(echo "$bytes / ${secs[$name]} / 1000000" | bc -l)" "$(echo "${rss[$name]} / 1024" | bc -l)"
 }
 o() { echo "$DEST/run.$1"; }
+report() { # report NAME: median of the rounds
+  local name=$1
+  secs[$name]=$(printf '%s\n' ${times[$name]} | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  printf '%-20s median %6.2f s %6.0f MB/s  (runs: %s) %6.1f MiB peak RSS\n' "$name" "${secs[$name]}" \
+    "$(echo "$bytes / ${secs[$name]} / 1000000" | bc -l)" "$(printf '%.2f ' ${times[$name]})" "$(echo "${rss[$name]} / 1024" | bc -l)"
+}
 
-echo "== imaging, md5+sha1+sha256, output to $DEST"
-run custodian-1seg      "$WORK/custodian" acquire "$dev" -o "$(o custodian-1seg)" --name img --hash md5,sha1,sha256 --segment-hash none --segment-size 0 --json
-run custodian-640MiB    "$WORK/custodian" acquire "$dev" -o "$(o custodian-640MiB)" --name img --hash md5,sha1,sha256 --segment-hash none --segment-size 640MiB --json
-run custodian-default   "$WORK/custodian" acquire "$dev" -o "$(o custodian-default)" --name img --hash md5,sha1,sha256 --json
+tools=(custodian-1seg custodian-640MiB custodian-default)
+[ "${ONLY:-}" = custodian ] || tools+=(dc3dd dcfldd dd-copy md5sum sha1sum sha256sum)
+echo "== $ROUNDS interleaved rounds, md5+sha1+sha256, output to $DEST"
+for round in $(seq "$ROUNDS"); do
+  for t in "${tools[@]}"; do
+    case $t in
+    custodian-1seg)    run "$t" "$WORK/custodian" acquire "$dev" -o "$(o $t)" --name img --hash md5,sha1,sha256 --segment-hash none --segment-size 0 --json ;;
+    custodian-640MiB)  run "$t" "$WORK/custodian" acquire "$dev" -o "$(o $t)" --name img --hash md5,sha1,sha256 --segment-hash none --segment-size 640MiB --json ;;
+    custodian-default) run "$t" "$WORK/custodian" acquire "$dev" -o "$(o $t)" --name img --hash md5,sha1,sha256 --json ;;
+    dc3dd)             run "$t" dc3dd if="$dev" of="$(o $t)/img.raw" hash=md5 hash=sha1 hash=sha256 log="$(o $t)/log" ;;
+    dcfldd)            run "$t" dcfldd if="$dev" of="$(o $t)/img.raw" hash=md5,sha1,sha256 hashlog="$(o $t)/hashes" ;;
+    dd-copy)           run "$t" dd if="$dev" of="$(o $t)/img.raw" bs=4M ;;
+    *sum)              run "$t" "$t" "$dev" ;;
+    esac
+  done
+done
+for t in "${tools[@]}"; do report "$t"; done
 if [ "${ONLY:-}" = custodian ]; then exit 0; fi
-run dc3dd               dc3dd if="$dev" of="$(o dc3dd)/img.raw" hash=md5 hash=sha1 hash=sha256 log="$(o dc3dd)/log"
-run dcfldd              dcfldd if="$dev" of="$(o dcfldd)/img.raw" hash=md5,sha1,sha256 hashlog="$(o dcfldd)/hashes"
-run dd-copy             dd if="$dev" of="$(o dd-copy)/img.raw" bs=4M
-echo "== each hash alone, one core (coreutils, page-cached device)"
-for h in md5sum sha1sum sha256sum; do run "$h" "$h" "$dev"; done
 
 echo "== Go's hashes, one core (go test -bench BenchmarkAlgorithm ./hashing)"
 declare -A gosec

@@ -93,12 +93,7 @@ warning. The write counters of each device are recorded when protection
 begins (see "writeblock status").
 
 ` + writeblockExitHelp,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErrorf("writeblock on needs at least one device")
-			}
-			return nil
-		},
+		Args: needDevices("on"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWriteblockOn(g, *opts, args)
 		},
@@ -119,12 +114,7 @@ that they are writable, and removes the state record. When stdin is not a
 terminal it refuses unless --yes is given; on a terminal it asks.
 
 ` + writeblockExitHelp,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErrorf("writeblock off needs at least one device")
-			}
-			return nil
-		},
+		Args: needDevices("off"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWriteblockOff(g, *opts, args)
 		},
@@ -553,4 +543,15 @@ func runWriteblockUdevRule(g *globalOptions, opts writeblockOptions) error {
 	}
 	fmt.Fprintf(g.stdout, "installed %s\nrun 'udevadm control --reload' so udevd uses it; devices present now are not changed\n", opts.rulePath)
 	return nil
+}
+
+// needDevices is the Args check of a writeblock subcommand that takes one
+// or more devices.
+func needDevices(sub string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usageErrorf("writeblock %s needs at least one device", sub)
+		}
+		return nil
+	}
 }

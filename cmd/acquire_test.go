@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -252,5 +253,49 @@ func TestAcquireSIGINTAndResume(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "verify", out); code != ExitOK {
 		t.Errorf("verify after resume: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestAcquireWrongPassphraseBeforeImaging: an encrypted signing key with the
+// wrong passphrase fails at once (exit 2, hint), before the output folder
+// exists, never after hours of imaging; the right one signs a report that
+// stock OpenSSH accepts.
+func TestAcquireWrongPassphraseBeforeImaging(t *testing.T) {
+	tmp := t.TempDir()
+	key := filepath.Join(tmp, "examiner")
+	t.Setenv(passphraseEnv, "correct horse")
+	if code, _, stderr := runCLI(t, "keygen", "-o", key, "-I", "examiner@lab"); code != 0 {
+		t.Fatalf("keygen: exit %d\n%s", code, stderr)
+	}
+	out := filepath.Join(tmp, "ev")
+	t.Setenv(passphraseEnv, "wrong")
+	code, _, stderr := runCLI(t, "acquire", "../testdata/sample.img", "-o", out, "--sign-key", key)
+	if code != ExitUsage || !strings.Contains(stderr, "hint:") {
+		t.Fatalf("wrong passphrase: exit %d, want 2 with a hint\n%s", code, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("the output folder exists after a key failure: %v", err)
+	}
+
+	t.Setenv(passphraseEnv, "correct horse")
+	if code, _, stderr := runCLI(t, "acquire", "../testdata/sample.img", "-o", out, "--sign-key", key, "--json"); code != 0 {
+		t.Fatalf("right passphrase: exit %d\n%s", code, stderr)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := filepath.Join(tmp, "allowed_signers")
+	os.WriteFile(allowed, []byte(`examiner@lab namespaces="custodian" `+string(pub)), 0o644)
+	rep, err := os.Open(filepath.Join(out, "sample.report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	cmd := exec.Command("ssh-keygen", "-Y", "verify", "-f", allowed, "-I", "examiner@lab", "-n", "custodian",
+		"-s", filepath.Join(out, "sample.report.json.sig"))
+	cmd.Stdin = rep
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen -Y verify: %v\n%s", err, b)
 	}
 }

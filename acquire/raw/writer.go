@@ -174,7 +174,7 @@ func (w *Writer) closeSegment() error {
 		FileSize: w.curLen,
 		Hashes:   report.Hashes(w.curHash.Sums()),
 	})
-	w.cur, w.curHash = nil, nil
+	w.cur, w.curHash, w.curLen = nil, nil, 0
 	return nil
 }
 

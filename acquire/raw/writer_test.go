@@ -153,3 +153,37 @@ func TestResumeTruncatesAfterCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeAtSegmentBoundary: a state saved right after a segment was
+// closed says the next segment holds nothing yet (an earlier version kept
+// the closed segment's length), and resuming from it works.
+func TestResumeAtSegmentBoundary(t *testing.T) {
+	dir := t.TempDir()
+	data := aligned(300_000)
+	w := NewWriter(dir, "img", 100_000, hashing.Set{hashing.SHA1})
+	w.Write(data[:200_000])
+	st, err := w.SaveState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Closed) != 2 || st.Current != 0 || st.Offset != 200_000 {
+		t.Fatalf("state at a segment boundary: %d closed, current %d, offset %d; want 2, 0, 200000", len(st.Closed), st.Current, st.Offset)
+	}
+	w.Write(data[200_000:250_000]) // started segment 3, lost in the "crash"
+	w.Abort()
+	r, err := Resume(dir, "img", 100_000, hashing.Set{hashing.SHA1}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Write(data[200_000:]); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := r.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, segs[2].File))
+	if len(segs) != 3 || !bytes.Equal(got, data[200_000:]) {
+		t.Fatalf("%d segments; third holds %d bytes", len(segs), len(got))
+	}
+}

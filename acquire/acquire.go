@@ -362,8 +362,18 @@ func (a *Acquisition) image(ctx context.Context, r *report.Report, dev *blockdev
 		return writeJournal(jpath, j)
 	}
 
+	// Checkpoints come every CheckpointEvery bytes and at every segment
+	// boundary (a closed segment is already synced, so they cost little):
+	// after a full destination, a resume keeps every complete segment.
+	nextSeg := func(off int64) int64 {
+		if o.SegmentSize <= 0 {
+			return size
+		}
+		return (off/o.SegmentSize + 1) * o.SegmentSize
+	}
 	produce := func() error {
 		next := start + o.CheckpointEvery
+		seg := nextSeg(start)
 		for off := start; off < size; {
 			buf, err := pl.get(fo.ctx)
 			if err != nil {
@@ -382,18 +392,21 @@ func (a *Acquisition) image(ctx context.Context, r *report.Report, dev *blockdev
 			if a.afterRead != nil {
 				a.afterRead(off)
 			}
-			if off >= next && off < size {
+			if (off >= next || off >= seg) && off < size {
 				if err := checkpoint(off); err != nil {
 					return err
 				}
-				next = off + o.CheckpointEvery
+				next, seg = off+o.CheckpointEvery, nextSeg(off)
 			}
 		}
 		return nil
 	}
 	perr := produce()
 	cerr := fo.close()
-	if perr == nil {
+	// A failing consumer (say, a full destination) cancels the group, so the
+	// reader then sees a cancelled context: the consumer's error is the
+	// cause. Only when the caller cancelled (a signal) is it an interruption.
+	if perr == nil || (cerr != nil && ctx.Err() == nil && errors.Is(perr, context.Canceled)) {
 		perr = cerr
 	}
 	r.Unreadable = append(r.Unreadable, sr.unreadable...)

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/custodian-forensics/custodian/acquire"
+	"github.com/custodian-forensics/custodian/acquire/raw"
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
 	"github.com/custodian-forensics/custodian/report"
@@ -142,7 +145,11 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 	if r == nil {
 		return sourceHint(runErr)
 	}
-	out.result(r, filepath.Join(o.output, name+".report.json"), runErr)
+	reportPath := filepath.Join(o.output, name+".report.json")
+	if _, err := os.Stat(reportPath); err != nil {
+		reportPath = "" // not written (e.g. the destination is full)
+	}
+	out.result(r, reportPath, runErr)
 	switch {
 	case runErr == nil:
 		return nil
@@ -151,6 +158,9 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 	case errors.Is(runErr, context.Canceled):
 		return withCode(ExitFailure, errors.New("interrupted: the report says incomplete"),
 			fmt.Sprintf("continue later with: custodian acquire %s -o %s --name %s --resume (same flags)", source, o.output, name))
+	case errors.Is(runErr, raw.ErrNoSpace), errors.Is(runErr, syscall.ENOSPC), errors.Is(runErr, syscall.EDQUOT):
+		return withCode(ExitFailure, runErr,
+			fmt.Sprintf("the complete segments and the journal are kept: free space on the destination (or move %s with its files to a larger disk) and run the same command with --resume", o.output))
 	case errors.Is(runErr, acquire.ErrSourceWritten):
 		return withCode(ExitFailure, runErr, "something holds the source and writes to it (a mounted filesystem, md, dm); the image may not match the evidence as seized")
 	}
@@ -197,5 +207,9 @@ func summary(w io.Writer, r *report.Report, reportPath string) {
 	if r.Signer != nil {
 		fmt.Fprintf(w, "signed by:   %s\n", r.Signer.Fingerprint)
 	}
-	fmt.Fprintf(w, "report:      %s\n", reportPath)
+	if reportPath == "" {
+		fmt.Fprintf(w, "report:      NOT WRITTEN (see the error below; the journal records the progress)\n")
+	} else {
+		fmt.Fprintf(w, "report:      %s\n", reportPath)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/custodian-forensics/custodian/internal/faultdisk"
+	"github.com/custodian-forensics/custodian/internal/looptest"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -297,5 +298,52 @@ func TestAcquireWrongPassphraseBeforeImaging(t *testing.T) {
 	cmd.Stdin = rep
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen -Y verify: %v\n%s", err, b)
+	}
+}
+
+// TestAcquireFullDestinationThenResume fills a real (tmpfs) destination:
+// exit 1 with a hint, the complete segments and a journal checkpoint at the
+// last segment boundary are kept; after the destination grows, --resume
+// finishes from there with the right hash.
+func TestAcquireFullDestinationThenResume(t *testing.T) {
+	looptest.RequireRoot(t)
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=6m", "custodian-test", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	out := filepath.Join(mnt, "ev")
+	args := []string{"acquire", "../testdata/sample.img", "-o", out, "--segment-size", "2MiB", "--read-size", "1MiB", "--json"}
+
+	code, stdout, stderr := runCLI(t, append(args, "--force")...)
+	if code != ExitFailure {
+		t.Fatalf("full destination: exit %d, want 1\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "destination is full") || !strings.Contains(stderr, "--resume") {
+		t.Errorf("no clear error and resume hint:\n%s", stderr)
+	}
+	if res := lastJSONLine(t, stdout); res.Status != report.StatusIncomplete || res.ExitCode != 1 {
+		t.Errorf("result %+v", res)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "sample.journal"))
+	if err != nil {
+		t.Fatalf("no journal after a full destination: %v", err)
+	}
+	var j struct {
+		Checkpoint *struct{ Offset int64 } `json:"checkpoint"`
+	}
+	if err := json.Unmarshal(b, &j); err != nil || j.Checkpoint == nil || j.Checkpoint.Offset < 4<<20 {
+		t.Fatalf("journal checkpoint %+v (%v): want the last segment boundary (>= 4 MiB)", j.Checkpoint, err)
+	}
+
+	if out, err := exec.Command("mount", "-o", "remount,size=32m", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("grow tmpfs: %v %s", err, out)
+	}
+	code, stdout, stderr = runCLI(t, append(args, "--resume")...)
+	if code != ExitOK {
+		t.Fatalf("resume: exit %d\n%s", code, stderr)
+	}
+	if res := lastJSONLine(t, stdout); res.Hashes["sha256"] != sampleSHA256(t) || res.Segments != 4 {
+		t.Errorf("resumed result %+v", res)
 	}
 }

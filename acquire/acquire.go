@@ -70,6 +70,8 @@ type Acquisition struct {
 	// afterRead, if set (tests only), is called by the reader after each
 	// block is handed on, with the stream offset reached.
 	afterRead func(off int64)
+	// beforeVerify, if set (tests only), is called when verification starts.
+	beforeVerify func()
 }
 
 // New prepares an acquisition of source into the folder dir.
@@ -186,6 +188,7 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 	}
 
 	runErr := a.image(ctx, r, dev, j)
+	imaged := runErr == nil
 	wb.finish(r, a)
 	if runErr == nil && r.Source.SectorsWrittenDuring > 0 {
 		runErr = fmt.Errorf("%w: the block layer counted %d sectors written to the source during the acquisition", ErrSourceWritten, r.Source.SectorsWrittenDuring)
@@ -194,7 +197,7 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 	if runErr == nil && o.Verify {
 		runErr = a.verify(ctx, r)
 	}
-	return a.conclude(r, runErr)
+	return a.conclude(r, imaged, runErr)
 }
 
 // ErrSourceWritten: the source's write counters rose while it was imaged.
@@ -495,6 +498,9 @@ func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 // verify re-reads the written image and compares its hashes.
 func (a *Acquisition) verify(ctx context.Context, r *report.Report) error {
 	a.phase.Store(PhaseVerify)
+	if a.beforeVerify != nil {
+		a.beforeVerify()
+	}
 	img, err := OpenImage(r, a.dir)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -539,24 +545,32 @@ func (a *Acquisition) verify(ctx context.Context, r *report.Report) error {
 }
 
 // conclude sets the final status, writes the report files and removes the
-// journal when the image is complete.
-func (a *Acquisition) conclude(r *report.Report, runErr error) (*report.Report, error) {
+// journal when the image is complete. imaged says whether every byte was
+// imaged and the image files were completed (whatever happened after, such
+// as an interrupted or failed --verify).
+func (a *Acquisition) conclude(r *report.Report, imaged bool, runErr error) (*report.Report, error) {
 	o := &a.o
-	complete := runErr == nil || errors.Is(runErr, ErrVerifyMismatch)
+	interrupted := errors.Is(runErr, context.Canceled)
 	switch {
-	case complete:
-		r.Status = report.StatusComplete
 	case errors.Is(runErr, ErrSourceWritten):
 		r.Status = report.StatusFailed
+	case imaged:
+		r.Status = report.StatusComplete
+		if interrupted {
+			a.note("warning", "interrupted", "interrupted during verification: the image is complete but was not re-read; check it with custodian verify")
+		}
 	default:
 		r.Status = report.StatusIncomplete
-		if errors.Is(runErr, context.Canceled) {
+		if interrupted {
 			a.note("error", "interrupted", fmt.Sprintf("interrupted after %d of %d bytes; resume with --resume", a.done.Load(), r.Source.Size))
 		}
 	}
 	if runErr != nil {
 		r.Error = runErr.Error()
-		if errors.Is(runErr, context.Canceled) {
+		switch {
+		case interrupted && imaged:
+			r.Error = "interrupted (signal) during verification; the image is complete"
+		case interrupted:
 			r.Error = "interrupted (signal); the journal allows --resume"
 		}
 	}

@@ -366,3 +366,37 @@ func BenchmarkPipeline(b *testing.B) {
 		})
 	}
 }
+
+// TestInterruptDuringVerify: a signal during --verify leaves a complete
+// image described as complete (not "incomplete", which would invite a
+// pointless --resume), with verification not performed and a warning.
+func TestInterruptDuringVerify(t *testing.T) {
+	src, data := makeSource(t, 100_000)
+	dir := t.TempDir()
+	o := testOptions()
+	o.Verify = true
+	ctx, cancel := context.WithCancel(context.Background())
+	a := New(src, dir, o)
+	a.beforeVerify = cancel
+	r, err := a.Run(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	disk := readReport(t, dir, "img")
+	if disk.Status != report.StatusComplete || disk.Verification.Performed || r.Hashes["sha256"] != sums(data)["sha256"] {
+		t.Errorf("status %q, verification %+v, hashes %v", disk.Status, disk.Verification, r.Hashes)
+	}
+	if !bytes.Equal(concat(t, dir, disk), data) {
+		t.Error("image differs from the source")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "img.journal")); !os.IsNotExist(err) {
+		t.Errorf("journal kept for a complete image: %v", err)
+	}
+	found := false
+	for _, e := range disk.Events {
+		found = found || (e.Kind == "interrupted" && e.Level == "warning")
+	}
+	if !found {
+		t.Errorf("no interrupted warning in %+v", disk.Events)
+	}
+}

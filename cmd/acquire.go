@@ -155,6 +155,9 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		return nil
 	case errors.Is(runErr, acquire.ErrUnreadable):
 		return silent(ExitUnreadable, runErr)
+	case errors.Is(runErr, context.Canceled) && r.Status == report.StatusComplete:
+		return withCode(ExitFailure, errors.New("interrupted during verification: the image is complete but was not re-read"),
+			fmt.Sprintf("check it with: custodian verify %s", o.output))
 	case errors.Is(runErr, context.Canceled):
 		return withCode(ExitFailure, errors.New("interrupted: the report says incomplete"),
 			fmt.Sprintf("continue later with: custodian acquire %s -o %s --name %s --resume (same flags)", source, o.output, name))

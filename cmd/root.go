@@ -29,8 +29,16 @@ type globalOptions struct {
 // Main runs the CLI with args (without the program name) and returns the
 // process exit status. It is main's only job to pass that to os.Exit.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// The first SIGINT/SIGTERM cancels ctx: the command stops cleanly,
+	// syncs what it wrote and says how far it got. Then the handler is
+	// removed, so a second signal ends the process at once (in case the
+	// clean stop hangs on a device that does not answer).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	return run(ctx, args, stdin, stdout, stderr)
 }
 

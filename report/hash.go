@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/custodian-forensics/custodian/hashing"
 )
@@ -30,8 +31,10 @@ func hashSet(algs []string) (hashing.Set, error) {
 
 // hashStream reads r to its end and returns the digests of the algorithms
 // named in algs, computed in parallel, and the number of bytes read. It
-// checks ctx between buffers.
-func hashStream(ctx context.Context, r io.Reader, algs []string) (Hashes, int64, error) {
+// checks ctx between buffers. When tee is not nil, every byte read is also
+// written to it, concurrently with the hashing (verification of raw images
+// uses this to hash the whole image while reading each segment once).
+func hashStream(ctx context.Context, r io.Reader, algs []string, tee io.Writer) (Hashes, int64, error) {
 	set, err := hashSet(algs)
 	if err != nil {
 		return nil, 0, err
@@ -46,7 +49,12 @@ func hashStream(ctx context.Context, r io.Reader, algs []string) (Hashes, int64,
 		}
 		k, err := io.ReadFull(r, buf)
 		if k > 0 {
+			var wg sync.WaitGroup
+			if tee != nil {
+				wg.Go(func() { tee.Write(buf[:k]) })
+			}
 			p.Write(buf[:k])
+			wg.Wait()
 			n += int64(k)
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/custodian-forensics/custodian/hashing"
 )
 
 // ErrVerifyOptions marks a verify request that cannot be carried out as
@@ -168,6 +170,7 @@ type verifier struct {
 	o   VerifyOptions
 	dir string
 	res *VerifyResult
+	raw *rawStream // whole-image hashing during the segment checks (raw only)
 }
 
 func (v *verifier) add(name, subject, status, detail string) {
@@ -201,6 +204,39 @@ func (v *verifier) run(reportPath string) {
 	segmentsOK := v.checkSegments(r)
 	v.checkImage(r, segmentsOK)
 	v.checkSource(r)
+}
+
+// rawStream hashes the whole image of a raw report while its segments are
+// read for their own checks: a raw image is its segments' bytes one after
+// another, so each file is read once, not twice. It is used only when the
+// segments are contiguous from offset 0 and each file is exactly its range.
+type rawStream struct {
+	p *hashing.Parallel
+	n int64
+}
+
+func (w *rawStream) Write(b []byte) (int, error) {
+	w.p.Write(b)
+	w.n += int64(len(b))
+	return len(b), nil
+}
+
+func newRawStream(r *Report) *rawStream {
+	if r.Image.Format != "raw" || len(r.Hashes) == 0 {
+		return nil
+	}
+	var off int64
+	for _, s := range r.Image.Segments {
+		if s.Offset != off || s.FileSize != s.Length {
+			return nil
+		}
+		off += s.Length
+	}
+	set, err := hashSet(sortedKeys(r.Hashes))
+	if err != nil {
+		return nil
+	}
+	return &rawStream{p: hashing.NewParallel(set)}
 }
 
 func mustMarshal(r *Report) []byte {
@@ -328,8 +364,13 @@ func (v *verifier) checkSegments(r *Report) bool {
 		v.add("segment", r.Image.Name, CheckMissing, "the report lists no image segments")
 		return false
 	}
+	v.raw = newRawStream(r)
 	for _, s := range r.Image.Segments {
-		c := v.checkSegment(s)
+		var tee io.Writer
+		if v.raw != nil {
+			tee = v.raw
+		}
+		c := v.checkSegment(s, tee)
 		v.add("segment", s.File, c.Status, c.Detail)
 		if c.Failed() || c.Status == CheckSkipped {
 			ok = false
@@ -338,7 +379,7 @@ func (v *verifier) checkSegments(r *Report) bool {
 	return ok
 }
 
-func (v *verifier) checkSegment(s Segment) Check {
+func (v *verifier) checkSegment(s Segment, tee io.Writer) Check {
 	path := filepath.Join(v.dir, s.File)
 	f, err := os.Open(path)
 	if err != nil {
@@ -355,10 +396,13 @@ func (v *verifier) checkSegment(s Segment) Check {
 	if fi.Size() != s.FileSize {
 		return Check{Status: CheckMismatch, Detail: fmt.Sprintf("size is %d bytes, the report says %d", fi.Size(), s.FileSize)}
 	}
-	if len(s.Hashes) == 0 {
+	if len(s.Hashes) == 0 && tee == nil {
 		return Check{Status: CheckOK, Detail: fmt.Sprintf("size %d bytes; no hashes recorded for this segment", s.FileSize)}
 	}
-	got, _, err := hashStream(v.ctx, f, sortedKeys(s.Hashes))
+	got, _, err := hashStream(v.ctx, f, sortedKeys(s.Hashes), tee)
+	if err == nil && len(s.Hashes) == 0 {
+		return Check{Status: CheckOK, Detail: fmt.Sprintf("size %d bytes; no hashes recorded for this segment", s.FileSize)}
+	}
 	if err != nil {
 		return Check{Status: statusOf(err), Detail: err.Error()}
 	}
@@ -391,6 +435,9 @@ func imageLength(r *Report) int64 {
 }
 
 func (v *verifier) checkImage(r *Report, segmentsOK bool) {
+	if v.raw != nil {
+		defer v.raw.p.Close()
+	}
 	subject := r.Image.Name
 	if subject == "" {
 		subject = "image"
@@ -402,6 +449,11 @@ func (v *verifier) checkImage(r *Report, segmentsOK bool) {
 		return
 	case !segmentsOK:
 		v.add("image", subject, CheckSkipped, "not checked, because a segment check failed")
+		return
+	case v.raw != nil:
+		// Hashed while the segments were read (each file read once).
+		c := compareStream(Hashes(v.raw.p.Sums()), v.raw.n, r, "image")
+		v.add("image", subject, c.Status, c.Detail)
 		return
 	case v.o.OpenImage == nil:
 		v.add("image", subject, CheckSkipped, fmt.Sprintf("no reader for image format %q here; segment hashes were checked", r.Image.Format))
@@ -445,10 +497,16 @@ func (v *verifier) checkSource(r *Report) {
 // checkStream hashes a stream and compares it with the report's
 // whole-image hashes and length.
 func (v *verifier) checkStream(rd io.Reader, r *Report, what string) Check {
-	got, n, err := hashStream(v.ctx, rd, sortedKeys(r.Hashes))
+	got, n, err := hashStream(v.ctx, rd, sortedKeys(r.Hashes), nil)
 	if err != nil {
 		return Check{Status: statusOf(err), Detail: fmt.Sprintf("read %s: %v", what, err)}
 	}
+	return compareStream(got, n, r, what)
+}
+
+// compareStream compares a stream's digests and length with the report's
+// whole-image hashes and length.
+func compareStream(got Hashes, n int64, r *Report, what string) Check {
 	if want := imageLength(r); n != want {
 		return Check{Status: CheckMismatch, Detail: fmt.Sprintf("%s is %d bytes, the report says %d", what, n, want)}
 	}

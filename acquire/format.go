@@ -1,11 +1,14 @@
 package acquire
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/custodian-forensics/custodian/acquire/raw"
@@ -55,17 +58,21 @@ func resumeImageWriter(format, dir, name string, segSize int64, segHashes hashin
 }
 
 // OpenImage returns the logical byte stream of the image a report describes
-// (the source as imaged), reading the segment files in dir.
+// (the source as imaged), reading the segment files in dir in source order.
+// A format this version cannot read gives an error wrapping
+// errors.ErrUnsupported.
 func OpenImage(r *report.Report, dir string) (io.ReadCloser, error) {
-	files := make([]string, len(r.Image.Segments))
-	for i, s := range r.Image.Segments {
+	segs := slices.Clone(r.Image.Segments)
+	slices.SortStableFunc(segs, func(a, b report.Segment) int { return cmp.Compare(a.Offset, b.Offset) })
+	files := make([]string, len(segs))
+	for i, s := range segs {
 		files[i] = s.File
 	}
 	switch r.Image.Format {
 	case "raw":
-		return raw.Open(dir, files)
+		return raw.Open(dir, files), nil
 	}
-	return nil, fmt.Errorf("image format %q cannot be read by this version", r.Image.Format)
+	return nil, fmt.Errorf("image format %q cannot be read by this version: %w", r.Image.Format, errors.ErrUnsupported)
 }
 
 // existingOutputs lists the files in dir that an acquisition named name

@@ -1,19 +1,16 @@
 package cmd
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/custodian-forensics/custodian/acquire"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -89,7 +86,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 		Identity:       o.identity,
 		PubKey:         o.pubKey,
 		Source:         o.source,
-		OpenImage:      openImage,
+		OpenImage:      acquire.OpenImage,
 	}
 	if !o.json {
 		vo.OnCheck = func(c report.Check) { printCheck(out, c) }
@@ -171,60 +168,4 @@ func verifySummary(res *report.VerifyResult) string {
 		return "result: MISSING " + strings.Join(bad, ", ")
 	}
 	return "result: ERROR, could not verify " + strings.Join(bad, ", ")
-}
-
-// openImage returns the image's byte stream for report.Verify. Raw images
-// are their segments concatenated in source order.
-//
-// TODO: switch to acquire.OpenImage when it lands (EWF and raw).
-func openImage(r *report.Report, dir string) (io.ReadCloser, error) {
-	if r.Image.Format != "raw" {
-		return nil, fmt.Errorf("image format %q: %w", r.Image.Format, errors.ErrUnsupported)
-	}
-	segs := slices.Clone(r.Image.Segments)
-	slices.SortFunc(segs, func(a, b report.Segment) int { return cmp.Compare(a.Offset, b.Offset) })
-	paths := make([]string, len(segs))
-	for i, s := range segs {
-		paths[i] = filepath.Join(dir, s.File)
-	}
-	return &concatReader{paths: paths}, nil
-}
-
-// concatReader reads files one after the other, opening each only when
-// it is reached, so one file is open at a time.
-type concatReader struct {
-	paths []string
-	cur   *os.File
-}
-
-func (c *concatReader) Read(p []byte) (int, error) {
-	for {
-		if c.cur == nil {
-			if len(c.paths) == 0 {
-				return 0, io.EOF
-			}
-			f, err := os.Open(c.paths[0])
-			if err != nil {
-				return 0, err
-			}
-			c.cur, c.paths = f, c.paths[1:]
-		}
-		n, err := c.cur.Read(p)
-		if err == io.EOF {
-			c.cur.Close()
-			c.cur = nil
-			if n > 0 {
-				return n, nil
-			}
-			continue
-		}
-		return n, err
-	}
-}
-
-func (c *concatReader) Close() error {
-	if c.cur != nil {
-		return c.cur.Close()
-	}
-	return nil
 }

@@ -183,7 +183,7 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(a.dir, 0o750); err != nil {
-		wb.release(r)
+		wb.release(r, a)
 		return nil, fmt.Errorf("%w: create output folder: %w", ErrUsage, err)
 	}
 

@@ -79,15 +79,18 @@ func (wb *writeBlocker) finish(r *report.Report, a *Acquisition) {
 			r.Source.WriteBlock.CounterChecked = false
 		}
 	}
-	wb.release(r)
+	wb.release(r, a)
 }
 
-// release restores the previous read-only state when asked.
-func (wb *writeBlocker) release(r *report.Report) {
+// release restores the previous read-only state when asked, and logs it.
+func (wb *writeBlocker) release(r *report.Report, a *Acquisition) {
 	if wb.prot == nil || !wb.restore {
 		return
 	}
-	if err := wb.prot.Restore(); err == nil {
-		r.Source.WriteBlock.Restored = true
+	if err := wb.prot.Restore(); err != nil {
+		a.note("warning", "writeblock", fmt.Sprintf("could not restore the previous read-only state (the source stays read-only): %v", err))
+		return
 	}
+	r.Source.WriteBlock.Restored = true
+	a.note("info", "writeblock", "previous read-only state restored (--restore-writeblock) on "+strings.Join(wb.prot.Devices, ", "))
 }

@@ -34,7 +34,10 @@ type acquireOptions struct {
 }
 
 func newAcquireCommand(g *globalOptions) *cobra.Command {
-	o := &acquireOptions{segmentSize: 2 << 30, hashes: hashing.Set{hashing.MD5, hashing.SHA1, hashing.SHA256}}
+	o := &acquireOptions{
+		segmentSize: 2 << 30, readSize: acquire.DefaultReadSize, ckpt: acquire.DefaultCheckpoint,
+		hashes: hashing.Set{hashing.MD5, hashing.SHA1, hashing.SHA256},
+	}
 	c := &cobra.Command{
 		Use:   "acquire SOURCE -o DIR [flags]",
 		Short: "Image a device or file into segmented raw files with hashes and a report",
@@ -85,7 +88,7 @@ NAME.report.txt, and NAME.journal while incomplete.
 	f.BoolVar(&o.force, "force", false, "proceed although the destination looks too small")
 	f.BoolVar(&o.json, "json", false, "JSON progress lines and a final JSON result on stdout; human text on stderr")
 	f.Var(&o.readSize, "read-size", "bytes per read (advanced)")
-	f.Var(&o.ckpt, "checkpoint-every", "save resume state every SIZE imaged (default 1GiB; each costs one fsync)")
+	f.Var(&o.ckpt, "checkpoint-every", "save resume state every SIZE imaged, and at every segment end (each costs one fsync)")
 	f.IntVar(&o.buffers, "buffers", acquire.DefaultBuffers, "read buffers in flight; memory is buffers × read size (advanced)")
 	c.MarkFlagRequired("output")
 	return c

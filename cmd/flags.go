@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"strconv"
-
 	"github.com/custodian-forensics/custodian/internal/units"
 )
 
@@ -18,5 +16,5 @@ func (s *sizeValue) Set(v string) error {
 	return nil
 }
 
-func (s *sizeValue) String() string { return strconv.FormatInt(int64(*s), 10) }
+func (s *sizeValue) String() string { return units.FormatExact(int64(*s)) }
 func (s *sizeValue) Type() string   { return "size" }

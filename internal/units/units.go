@@ -71,3 +71,17 @@ func FormatSize(n int64) string {
 	}
 	return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", v), "0"), ".0") + " " + units[u]
 }
+
+// FormatExact renders n so that ParseSize gives n back: the largest binary
+// unit that divides it ("2GiB", "640MiB"), or plain bytes ("12345").
+func FormatExact(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"PiB", 1 << 50}, {"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.suffix)
+		}
+	}
+	return fmt.Sprintf("%d", n)
+}

@@ -66,3 +66,15 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+func TestFormatExactRoundTrips(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 1: "1", 12345: "12345", 4096: "4KiB", 2 << 30: "2GiB", 640 << 20: "640MiB", 640_000_000: "625000KiB", 3 << 40: "3TiB"} {
+		got := FormatExact(n)
+		if got != want {
+			t.Errorf("FormatExact(%d) = %q, want %q", n, got, want)
+		}
+		if back, err := ParseSize(got); err != nil || back != n {
+			t.Errorf("ParseSize(FormatExact(%d)) = %d, %v", n, back, err)
+		}
+	}
+}

@@ -87,6 +87,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 		PubKey:         o.pubKey,
 		Source:         o.source,
 		OpenImage:      acquire.OpenImage,
+		OpenSource:     acquire.OpenSource,
 	}
 	if !o.json {
 		vo.OnCheck = func(c report.Check) { printCheck(out, c) }

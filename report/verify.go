@@ -40,6 +40,10 @@ type VerifyOptions struct {
 	// Source, when set, is re-read and its hashes compared with the
 	// report's whole-image hashes.
 	Source string
+	// OpenSource opens Source for that re-read (cmd injects one that reads
+	// block devices with O_DIRECT, so the medium is read, not cached
+	// pages); nil means os.Open.
+	OpenSource func(path string) (io.ReadCloser, error)
 	// OnCheck, when set, is called with each check as it completes, from
 	// the goroutine that called Verify.
 	OnCheck func(Check)
@@ -481,7 +485,11 @@ func (v *verifier) checkSource(r *Report) {
 		v.add("source", v.o.Source, CheckSkipped, "the report records no whole-image hashes")
 		return
 	}
-	f, err := os.Open(v.o.Source)
+	open := v.o.OpenSource
+	if open == nil {
+		open = func(p string) (io.ReadCloser, error) { return os.Open(p) }
+	}
+	f, err := open(v.o.Source)
 	if err != nil {
 		v.add("source", v.o.Source, statusOf(err), err.Error())
 		return

@@ -299,6 +299,11 @@ func (a *Acquisition) image(ctx context.Context, r *report.Report, dev *blockdev
 		a.mu.Unlock()
 		w, err = resumeImageWriter(o.Format, a.dir, o.Name, o.SegmentSize, o.SegmentHashes, c.Writer)
 		a.event("info", "resume", fmt.Sprintf("resumed from the journal's checkpoint at byte %d of %d", start, size), start, -1)
+	} else if j != nil {
+		// Interrupted before its first checkpoint: start over, replacing
+		// the partial segments that run left (an empty writer state).
+		w, err = resumeImageWriter(o.Format, a.dir, o.Name, o.SegmentSize, o.SegmentHashes, nil)
+		a.event("info", "resume", "the journal has no checkpoint yet: imaging starts again from byte 0", 0, -1)
 	} else {
 		w, err = newImageWriter(o.Format, a.dir, o.Name, o.SegmentSize, o.SegmentHashes)
 	}

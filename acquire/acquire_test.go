@@ -400,3 +400,35 @@ func TestInterruptDuringVerify(t *testing.T) {
 		t.Errorf("no interrupted warning in %+v", disk.Events)
 	}
 }
+
+// TestResumeBeforeFirstCheckpoint: interrupted before any checkpoint, the
+// journal exists but holds no state; --resume starts over, replacing this
+// image's partial segments (O_EXCL would otherwise refuse them).
+func TestResumeBeforeFirstCheckpoint(t *testing.T) {
+	src, data := makeSource(t, 500_000)
+	dir := t.TempDir()
+	o := testOptions()
+	o.SegmentSize = 300_000
+	o.CheckpointEvery = 1 << 30
+	ctx, cancel := context.WithCancel(context.Background())
+	a := New(src, dir, o)
+	a.afterRead = func(off int64) {
+		if off >= 100_000 {
+			cancel()
+		}
+	}
+	if _, err := a.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if p, _ := filepath.Glob(filepath.Join(dir, "*.partial")); len(p) == 0 {
+		t.Fatal("no partial segment left by the interrupted run (test premise)")
+	}
+	o.Resume = true
+	r, err := New(src, dir, o).Run(context.Background())
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if diff := cmp.Diff(sums(data), r.Hashes); diff != "" || !bytes.Equal(concat(t, dir, r), data) {
+		t.Errorf("resumed image wrong: %s", diff)
+	}
+}

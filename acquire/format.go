@@ -43,9 +43,11 @@ func newImageWriter(format, dir, name string, segSize int64, segHashes hashing.S
 func resumeImageWriter(format, dir, name string, segSize int64, segHashes hashing.Set, state json.RawMessage) (ImageWriter, error) {
 	switch format {
 	case "raw":
-		var st raw.State
-		if err := json.Unmarshal(state, &st); err != nil {
-			return nil, fmt.Errorf("resume: journal writer state: %w", err)
+		var st raw.State // empty state: start over from the first segment
+		if len(state) > 0 {
+			if err := json.Unmarshal(state, &st); err != nil {
+				return nil, fmt.Errorf("resume: journal writer state: %w", err)
+			}
 		}
 		w, err := raw.Resume(dir, name, segSize, segHashes, st)
 		if err != nil {

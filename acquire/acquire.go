@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -314,7 +315,8 @@ func (a *Acquisition) image(ctx context.Context, r *report.Report, dev *blockdev
 	a.unreadable.Store(sr.bad)
 	if j == nil {
 		j = &journal{Version: journalVersion, Started: r.StartedAt, Source: journalSource{
-			Path: a.source, Size: size, Model: r.Source.Model, Serial: r.Source.Serial, Sector: dev.LogicalSectorSize()}}
+			Path: a.source, Size: size, Model: r.Source.Model, Serial: r.Source.Serial, Sector: dev.LogicalSectorSize(),
+			Continuity: readContinuity(a.diskName())}}
 		j.Settings = journalOptions{Format: o.Format, SegmentSize: o.SegmentSize, Hashes: o.Hashes.Names(),
 			SegmentHashes: o.SegmentHashes.Names(), HashWindow: o.HashWindow, Compression: o.Compression}
 	} else {
@@ -367,6 +369,7 @@ func (a *Acquisition) image(ctx context.Context, r *report.Report, dev *blockdev
 		}
 		c.Writer = states[len(states)-1].(json.RawMessage)
 		j.Check = c
+		j.Source.Continuity = readContinuity(a.diskName())
 		return writeJournal(jpath, j)
 	}
 
@@ -484,6 +487,9 @@ func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 			diffs = append(diffs, fmt.Sprintf("device %q serial %q, journal %q serial %q", info.Model, info.Serial, j.Source.Model, j.Source.Serial))
 		}
 	}
+	if msg := a.checkContinuity(j); msg != "" {
+		diffs = append(diffs, msg)
+	}
 	s := j.Settings
 	if s.Format != o.Format || s.SegmentSize != o.SegmentSize || s.HashWindow != o.HashWindow ||
 		strings.Join(s.Hashes, ",") != strings.Join(o.Hashes.Names(), ",") ||
@@ -494,11 +500,51 @@ func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 	if len(diffs) > 0 {
 		return nil, &refusal{
 			err:  fmt.Errorf("%w: --resume: the journal does not match this acquisition: %s", ErrUsage, strings.Join(diffs, "; ")),
-			hint: "resume with the same source and the same --format, --segment-size, --hash, --segment-hash and --hash-window as the interrupted run",
+			hint: "resume with the same source and the same --format, --segment-size, --hash, --segment-hash and --hash-window as the interrupted run; if the source changed, start a new acquisition (another --name or folder)",
 		}
 	}
 	return j, nil
 }
+
+// diskName is the kernel name of the disk holding the source (the source
+// itself, or a partition's disk), or "" for regular files.
+func (a *Acquisition) diskName() string {
+	if a.info == nil {
+		return ""
+	}
+	if a.info.Parent != "" {
+		return filepath.Base(a.info.Parent)
+	}
+	return a.info.Name
+}
+
+// checkContinuity compares the journal's last record of the source's disk
+// with its state now. Same boot and same medium: the write counter must not
+// have risen (a resumed image would mix two states of the evidence; that is
+// returned as a reason to refuse). Otherwise nothing can be proved, which is
+// logged as a warning.
+func (a *Acquisition) checkContinuity(j *journal) string {
+	then := j.Source.Continuity
+	if then == nil || a.diskName() == "" {
+		return ""
+	}
+	now := readContinuity(a.diskName())
+	switch {
+	case now == nil:
+		a.note("warning", "resume", "cannot read the source's write counters: nothing proves it is unchanged since the interrupted run")
+	case now.BootID != then.BootID || now.DiskSeq != then.DiskSeq || now.Disk != then.Disk:
+		a.note("warning", "resume", fmt.Sprintf("the machine was restarted or the medium re-attached since the interrupted run (boot %s→%s, %s diskseq %d→%d): "+
+			"the write counters cannot prove the source unchanged in between", short(then.BootID), short(now.BootID), now.Disk, then.DiskSeq, now.DiskSeq))
+	case now.SectorsWritten > then.SectorsWritten:
+		return fmt.Sprintf("the block layer counted %d sectors written to %s since the interrupted run's last checkpoint: the source changed, so its image cannot be continued",
+			now.SectorsWritten-then.SectorsWritten, now.Disk)
+	default:
+		a.note("info", "resume", fmt.Sprintf("same boot and medium as the interrupted run, and no sector written to %s since its last checkpoint", now.Disk))
+	}
+	return ""
+}
+
+func short(id string) string { return id[:min(8, len(id))] }
 
 // verify re-reads the written image and compares its hashes.
 func (a *Acquisition) verify(ctx context.Context, r *report.Report) error {

@@ -197,3 +197,67 @@ func TestRegularFileSourceReport(t *testing.T) {
 		t.Errorf("source %+v status %s", r.Source, r.Status)
 	}
 }
+
+// TestResumeRefusedWhenSourceWritten: an acquisition of a block device is
+// interrupted; if the device is written before --resume (same boot, same
+// medium), the block layer's counter proves it and the resume is refused.
+// Without a write, the same resume goes through.
+func TestResumeRefusedWhenSourceWritten(t *testing.T) {
+	looptest.RequireRoot(t)
+	for _, write := range []bool{true, false} {
+		t.Run(map[bool]string{true: "written", false: "unchanged"}[write], func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "disk.img")
+			looptest.MakeImage(t, img, 4<<20)
+			fillImage(t, img, 0, 11)
+			dev := looptest.Attach(t, img, looptest.Options{})
+			dir := t.TempDir()
+			o := testOptions()
+			o.WriteBlock, o.RestoreWriteBlock = true, true
+			o.ReadSize, o.CheckpointEvery = 64<<10, 256<<10
+			ctx, cancel := context.WithCancel(context.Background())
+			a := New(dev, dir, o)
+			a.afterRead = func(off int64) {
+				if off >= 1<<20 {
+					cancel()
+				}
+			}
+			if _, err := a.Run(ctx); !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			if write {
+				f, err := os.OpenFile(dev, os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.WriteAt([]byte("tampered"), 3<<20); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				f.Close()
+			}
+			o.Resume = true
+			r, err := New(dev, dir, o).Run(context.Background())
+			if write {
+				if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "sectors written") {
+					t.Fatalf("resume after a write to the source: err = %v, want a refusal naming the writes", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("resume: %v", err)
+			}
+			found := false
+			for _, e := range r.Events {
+				found = found || strings.Contains(e.Message, "no sector written")
+			}
+			if !found {
+				t.Errorf("no continuity event in %+v", r.Events)
+			}
+			if want := toolSum(t, "sha256sum", dev); r.Hashes["sha256"] != want {
+				t.Errorf("sha256 %s, want %s", r.Hashes["sha256"], want)
+			}
+		})
+	}
+}

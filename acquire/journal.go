@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/custodian-forensics/custodian/blockdev"
 
 	"github.com/custodian-forensics/custodian/hashing"
 	"github.com/custodian-forensics/custodian/report"
@@ -33,6 +36,19 @@ type journalSource struct {
 	Model  string `json:"model"`
 	Serial string `json:"serial"`
 	Sector int    `json:"logical_sector_size"`
+	// Continuity evidence for a resume (block devices): the boot, the
+	// medium's diskseq, and the disk's sectors-written counter at the last
+	// checkpoint. Same boot and medium with a higher counter on resume
+	// means the source was written in between.
+	Continuity *continuity `json:"continuity,omitempty"`
+}
+
+// continuity identifies the state of a block device at a checkpoint.
+type continuity struct {
+	BootID         string `json:"boot_id"`
+	Disk           string `json:"disk"`
+	DiskSeq        uint64 `json:"diskseq"`
+	SectorsWritten int64  `json:"sectors_written"`
 }
 
 type journalOptions struct {
@@ -103,4 +119,21 @@ func writeJournal(path string, j *journal) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// readContinuity reads the boot id and disk's medium and write counter; nil
+// when they cannot be read (then a resume cannot prove anything).
+func readContinuity(disk string) *continuity {
+	if disk == "" {
+		return nil
+	}
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return nil
+	}
+	st, err := blockdev.WriteStats(disk)
+	if err != nil {
+		return nil
+	}
+	return &continuity{BootID: strings.TrimSpace(string(boot)), Disk: disk, DiskSeq: blockdev.DiskSeq(disk), SectorsWritten: st.SectorsWritten}
 }

@@ -356,6 +356,11 @@ func (s *System) saveRecord(st *StateStore, rec *StateRecord) error {
 	return st.Save(rec)
 }
 
+// DiskSeq returns the kernel's sequence number of the medium now in disk
+// (sysfs block/DISK/diskseq; 0 when the kernel has none). A new medium, or
+// the same file attached again to a loop device, gets a new number.
+func DiskSeq(disk string) uint64 { return DefaultSystem().diskSeq(disk) }
+
 // diskSeq reads sysfs block/DISK/diskseq (0 when absent).
 func (s *System) diskSeq(disk string) uint64 {
 	v, _ := strconv.ParseUint(s.attr(path.Join("block", disk, "diskseq")), 10, 64)

@@ -69,12 +69,18 @@ type watcher struct {
 	// medium: nothing can write to them then, so it is the baseline of the
 	// next medium, and a write that beats the medium's uevent is counted.
 	empty map[string]int64
-	buf   []byte
-	nodes string // private directory for device nodes missing in /dev
+	// existing holds the disks present when the watch started (without
+	// IncludeExisting) and the diskseq of their medium then: the examiner's
+	// own disks. Their "change" events (a partition table re-read, a
+	// resize) and new partitions are left alone; only a new medium in them
+	// (a new diskseq, DISK_MEDIA_CHANGE=1) makes them evidence.
+	existing map[string]uint64
+	buf      []byte
+	nodes    string // private directory for device nodes missing in /dev
 }
 
 func newWatcher(o WatchOptions) (*watcher, error) {
-	w := &watcher{o: o, s: o.System, sock: -1, kmsg: -1, wake: [2]int{-1, -1}, prot: map[string]*tracked{}, empty: map[string]int64{}, buf: make([]byte, maxUeventLen+1)}
+	w := &watcher{o: o, s: o.System, sock: -1, kmsg: -1, wake: [2]int{-1, -1}, prot: map[string]*tracked{}, empty: map[string]int64{}, existing: map[string]uint64{}, buf: make([]byte, maxUeventLen+1)}
 	if w.s == nil {
 		w.s = DefaultSystem()
 	}
@@ -137,6 +143,9 @@ func (w *watcher) run(ctx context.Context) error {
 	if disks, err := fs.ReadDir(w.s.Sys, "block"); err == nil {
 		for _, d := range disks {
 			w.noteEmpty(d.Name())
+			if !w.o.IncludeExisting {
+				w.existing[d.Name()] = w.s.diskSeq(d.Name())
+			}
 		}
 	}
 	w.adoptRecords()
@@ -248,11 +257,15 @@ func (w *watcher) handleMessage(msg []byte, recvAt time.Time) {
 		}
 	}
 	switch ev.Action {
-	case "add":
-		w.protect(name, disk, kind, "add", ev.SeqNum, recvAt)
-	case "change":
-		w.protect(name, disk, kind, "change", ev.SeqNum, recvAt)
+	case "add", "change":
+		if w.ownDevice(disk, &ev) {
+			return
+		}
+		w.protect(name, disk, kind, ev.Action, ev.SeqNum, recvAt)
 	case "remove":
+		if kind == KindDisk {
+			delete(w.existing, name)
+		}
 		if t := w.prot[name]; t != nil {
 			delete(w.prot, name)
 			w.emit(WatchEvent{Kind: WatchRemoved, Device: t.node, Name: name, Disk: disk, Trigger: "remove", SeqNum: ev.SeqNum})
@@ -268,8 +281,27 @@ func (w *watcher) sweep(trigger string) {
 		return
 	}
 	for _, d := range disks {
+		if w.ownDevice(d.Name(), nil) {
+			continue
+		}
 		w.protect(d.Name(), d.Name(), KindDisk, trigger, 0, time.Now())
 	}
+}
+
+// ownDevice reports whether disk is one of the disks present when the watch
+// started, unprotected, with the same medium: the examiner's own, which the
+// watch leaves alone. A new medium in it (a new diskseq, or the event's
+// DISK_MEDIA_CHANGE=1) makes it a new device from then on.
+func (w *watcher) ownDevice(disk string, ev *Uevent) bool {
+	seq, ok := w.existing[disk]
+	if !ok || w.prot[disk] != nil {
+		return false
+	}
+	if (ev != nil && ev.Env["DISK_MEDIA_CHANGE"] == "1") || w.s.diskSeq(disk) != seq {
+		delete(w.existing, disk)
+		return false
+	}
+	return true
 }
 
 // protect sets and confirms the flag of one device (and, for a disk, of the

@@ -314,3 +314,41 @@ func TestWatchRace(t *testing.T) {
 		t.Logf("successful writes returned %s..%s after the writer saw the binding", winDelays[0], winDelays[len(winDelays)-1])
 	}
 }
+
+// TestWatchLeavesOwnDisksAlone: disks present when the watch starts are the
+// examiner's own. A "change" of one (a partition table re-read, a resize)
+// or a partition's "add" must not make it read-only; a device attached
+// later is protected as usual.
+func TestWatchLeavesOwnDisksAlone(t *testing.T) {
+	looptest.RequireRoot(t)
+	dir := t.TempDir()
+	own := filepath.Join(dir, "own.img")
+	looptest.MakePartitionedImage(t, own, 4<<20, 512, 2)
+	ownDev, _ := attachWB(t, own, looptest.Options{Partscan: true})
+	ownParts := looptest.Partitions(ownDev)
+
+	events := startWatch(t, blockdev.WatchOptions{Match: ownLoops(dir)})
+	name := strings.TrimPrefix(ownDev, "/dev/")
+	synth := map[string]string{
+		"/sys/block/" + name + "/uevent": "change",
+		"/sys/block/" + name + "/" + strings.TrimPrefix(ownParts[0], "/dev/") + "/uevent": "add",
+	}
+	for file, action := range synth {
+		if err := os.WriteFile(file, []byte(action), 0o200); err != nil {
+			t.Fatalf("synthesize %s uevent via %s: %v", action, file, err)
+		}
+	}
+	// A device attached afterwards is protected; its events come after the
+	// synthetic ones, so once it is read-only those were handled.
+	later := filepath.Join(dir, "later.img")
+	looptest.MakeImage(t, later, 1<<20)
+	laterDev, _ := attachWB(t, later, looptest.Options{})
+	waitReadOnly(t, laterDev, 2*time.Second)
+	waitEvent(t, events, 2*time.Second, func(e blockdev.WatchEvent) bool { return e.Device == laterDev })
+
+	for _, d := range append([]string{ownDev}, ownParts...) {
+		if ro, err := blockdev.ReadOnly(d); err != nil || ro {
+			t.Errorf("%s (present before the watch) read-only = %v (%v) after change/add uevents", d, ro, err)
+		}
+	}
+}

@@ -53,4 +53,23 @@
 // printable, valid UTF-8 and at most [MaxIdentityLen] bytes. Sysfs and
 // procfs are read through [fs.FS], so tests run on fixture trees in
 // testdata/sysfs.
+//
+// # Write-blocking over time
+//
+// [System.WriteBlockOn], [System.WriteBlockOff] and
+// [System.WriteBlockStatus] set, clear and report the flag for a device's
+// disk and all its partitions; "on" refuses (unless forced) while a
+// filesystem of the disk is mounted read-write or the disk has holders,
+// because the flag cannot stop those writers. The
+// counters at protection time are kept by a [StateStore] (one JSON record
+// per disk under /run/custodian/writeblock, with the medium's diskseq), so a
+// later status reports the sectors written since.
+//
+// [Watch] listens to kernel uevents (NETLINK_KOBJECT_UEVENT) and protects
+// every disk and partition that appears ("add") or gets a new medium
+// ("change" with a new diskseq or DISK_MEDIA_CHANGE=1), confirms each flag,
+// polls the counters of what it protects and reports violations, also from
+// the kernel log (/dev/kmsg). Disks present when it starts are left alone
+// unless IncludeExisting is set or they get a new medium. [ParseUevent]
+// treats every message as untrusted input.
 package blockdev

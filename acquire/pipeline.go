@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/custodian-forensics/custodian/blockdev"
 )
 
 // block is one read of the source, shared by every consumer. A block with a
@@ -42,7 +44,7 @@ type pool struct{ free chan []byte }
 func newPool(n, size, align int) *pool {
 	p := &pool{free: make(chan []byte, n)}
 	for range n {
-		p.free <- alignedBuffer(size, align)
+		p.free <- blockdev.AlignedBuffer(size, align)
 	}
 	return p
 }
@@ -57,20 +59,6 @@ func (p *pool) get(ctx context.Context) ([]byte, error) {
 }
 
 func (p *pool) put(b []byte) { p.free <- b }
-
-// alignedBuffer returns a size-byte slice whose start is aligned to align
-// bytes (for O_DIRECT reads).
-func alignedBuffer(size, align int) []byte {
-	if align <= 1 {
-		return make([]byte, size)
-	}
-	raw := make([]byte, size+align)
-	off := 0
-	if r := int(uintptrOf(raw) % uintptr(align)); r != 0 {
-		off = align - r
-	}
-	return raw[off : off+size : off+size]
-}
 
 // fanout runs the consumers, each on its own bounded queue, and returns a
 // send function for the producer and a wait function. The first error of any

@@ -7,6 +7,7 @@ import (
 	"io"
 	"syscall"
 
+	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -100,10 +101,10 @@ func (r *sourceReader) narrow(ctx context.Context, p []byte, off int64) error {
 // preciseRead reads exactly len(p) bytes at off through the precise reader.
 func (r *sourceReader) preciseRead(p []byte, off int64) error {
 	buf := p
-	if r.direct && (len(p)%r.sector != 0 || uintptrOf(p)%uintptr(r.sector) != 0) {
+	if r.direct && (len(p)%r.sector != 0 || !blockdev.Aligned(p, r.sector)) {
 		// The tail of a source whose size is not a whole number of
 		// sectors: O_DIRECT wants a whole sector, the file ends earlier.
-		buf = alignedBuffer((len(p)+r.sector-1)/r.sector*r.sector, r.sector)
+		buf = blockdev.AlignedBuffer((len(p)+r.sector-1)/r.sector*r.sector, r.sector)
 	}
 	n, err := r.precise.ReadAt(buf, off)
 	if n >= len(p) {

@@ -21,7 +21,7 @@ func OpenSource(path string) (io.ReadCloser, error) {
 		}
 	}
 	align := max(dev.LogicalSectorSize(), 4096)
-	return &directReader{dev: dev, buf: alignedBuffer(DefaultReadSize, align), size: dev.Size()}, nil
+	return &directReader{dev: dev, buf: blockdev.AlignedBuffer(DefaultReadSize, align), size: dev.Size()}, nil
 }
 
 // directReader reads a Device sequentially in aligned DefaultReadSize

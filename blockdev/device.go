@@ -136,6 +136,12 @@ func AlignedBuffer(size, align int) []byte {
 	return buf[off : off+size : off+size]
 }
 
+// Aligned reports whether b starts at an address that is a multiple of
+// align (a power of two), as O_DIRECT transfers need.
+func Aligned(b []byte, align int) bool {
+	return uintptr(unsafe.Pointer(unsafe.SliceData(b)))&uintptr(align-1) == 0
+}
+
 func unwrapPathError(err error) error {
 	if pe, ok := err.(*os.PathError); ok {
 		return pe.Err

@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-	"unsafe"
 
+	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
 	"github.com/custodian-forensics/custodian/report"
 )
@@ -68,7 +68,7 @@ func (w *Writer) UseDirectIO() {
 // writeAt writes p at offset off of the current segment, through the
 // O_DIRECT descriptor for the aligned part when possible.
 func (w *Writer) writeAt(p []byte, off int64) error {
-	if w.dcur != nil && off%directAlign == 0 && uintptr(unsafe.Pointer(unsafe.SliceData(p)))%directAlign == 0 {
+	if w.dcur != nil && off%directAlign == 0 && blockdev.Aligned(p, directAlign) {
 		k := len(p) &^ (directAlign - 1)
 		if k > 0 {
 			if _, err := w.dcur.WriteAt(p[:k], off); err != nil {

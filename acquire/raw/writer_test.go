@@ -7,17 +7,15 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"unsafe"
 
+	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
 )
 
 // aligned returns n random bytes starting at a 4096-aligned address, as the
 // acquisition pipeline's pooled buffers do.
 func aligned(n int) []byte {
-	raw := make([]byte, n+directAlign)
-	off := (directAlign - int(uintptr(unsafe.Pointer(&raw[0]))%directAlign)) % directAlign
-	b := raw[off : off+n]
+	b := blockdev.AlignedBuffer(n, directAlign)
 	rng := rand.New(rand.NewPCG(uint64(n), 1))
 	for i := range b {
 		b[i] = byte(rng.Uint32())

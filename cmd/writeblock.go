@@ -241,25 +241,10 @@ func runWriteblockOn(g *globalOptions, opts writeblockOptions, args []string) er
 	if err := checkDeviceArgs(args); err != nil {
 		return err
 	}
-	sys := blockdev.DefaultSystem()
 	wo := blockdev.WriteBlockOptions{Force: opts.force, PartitionOnly: opts.partitionOnly, State: opts.store()}
-	var results []*blockdev.WriteBlockResult
-	var errs []error
-	for _, a := range args {
-		res, err := sys.WriteBlockOn(a, wo)
-		if res != nil {
-			results = append(results, res)
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if opts.json {
-		if err := writeJSON(g.stdout, results); err != nil {
-			return err
-		}
-	} else {
-		renderWriteblockResults(g.stdout, results, true)
+	results, errs, err := applyEach(g, opts, args, true, blockdev.DefaultSystem().WriteBlockOn, wo)
+	if err != nil {
+		return err
 	}
 	for _, r := range results {
 		if len(r.Writers) > 0 && opts.force {
@@ -304,25 +289,10 @@ func runWriteblockOff(g *globalOptions, opts writeblockOptions, args []string) e
 			return usageErrorf("not confirmed; nothing changed")
 		}
 	}
-	sys := blockdev.DefaultSystem()
 	wo := blockdev.WriteBlockOptions{PartitionOnly: opts.partitionOnly, State: opts.store()}
-	var results []*blockdev.WriteBlockResult
-	var errs []error
-	for _, a := range args {
-		res, err := sys.WriteBlockOff(a, wo)
-		if res != nil {
-			results = append(results, res)
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if opts.json {
-		if err := writeJSON(g.stdout, results); err != nil {
-			return err
-		}
-	} else {
-		renderWriteblockResults(g.stdout, results, false)
+	_, errs, err := applyEach(g, opts, args, false, blockdev.DefaultSystem().WriteBlockOff, wo)
+	if err != nil {
+		return err
 	}
 	if len(errs) > 0 {
 		return withCode(ExitFailure, errors.Join(errs...), "a partition stays read-only while its disk is; clear the disk (without --partition-only)")
@@ -554,4 +524,26 @@ func needDevices(sub string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// applyEach runs op (WriteBlockOn or WriteBlockOff) on every device and
+// renders the results as a table or JSON. It returns the results and the
+// devices' errors; err is an error of the rendering itself.
+func applyEach(g *globalOptions, opts writeblockOptions, args []string, on bool,
+	op func(string, blockdev.WriteBlockOptions) (*blockdev.WriteBlockResult, error), wo blockdev.WriteBlockOptions,
+) (results []*blockdev.WriteBlockResult, errs []error, err error) {
+	for _, a := range args {
+		res, err := op(a, wo)
+		if res != nil {
+			results = append(results, res)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if opts.json {
+		return results, errs, writeJSON(g.stdout, results)
+	}
+	renderWriteblockResults(g.stdout, results, on)
+	return results, errs, nil
 }

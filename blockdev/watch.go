@@ -125,3 +125,9 @@ func excludedID(patterns []string, serial, wwid string) bool {
 	}
 	return false
 }
+
+// NoBaselineWarning is the message of the warning Watch emits when a disk
+// gets a new medium that it never saw empty before: writes that reached the
+// medium before the read-only flag cannot be told from the earlier
+// medium's, so they are not counted as violations.
+const NoBaselineWarning = "new medium in a disk not seen empty before it: writes that reached it before the read-only flag cannot be counted"

@@ -352,7 +352,12 @@ func (w *watcher) protect(name, disk, kind, trigger string, seq uint64, recvAt t
 	// write that slips in before the flag is counted. A disk or partition
 	// that was just added has fresh counters: its baseline is 0, so even a
 	// write that beat the event is counted.
+	// A disk whose new medium arrived without the watch seeing it empty
+	// first (its events came late, or it was in use at start) has no such
+	// baseline: writes that beat the flag cannot be counted, and a warning
+	// says so rather than nothing.
 	var pre int64
+	unbased := false
 	if v, ok := w.empty[name]; ok && kind == KindDisk {
 		pre = v
 		delete(w.empty, name)
@@ -360,6 +365,7 @@ func (w *watcher) protect(name, disk, kind, trigger string, seq uint64, recvAt t
 		if st, err := w.statOf(dir); err == nil {
 			pre = st.SectorsWritten
 		}
+		unbased = (trigger == "change" || trigger == "overflow") && kind == KindDisk
 	}
 	wasRO, err := setReadOnlyNode(node)
 	latency := time.Since(recvAt)
@@ -400,6 +406,10 @@ func (w *watcher) protect(name, disk, kind, trigger string, seq uint64, recvAt t
 		base.Model, base.Serial, base.Size = t.model, t.serial, t.size
 		w.emit(base)
 		w.record(t)
+		if unbased {
+			w.emit(WatchEvent{Kind: WatchWarning, Device: node, Name: name, Disk: disk, Trigger: trigger, SeqNum: seq,
+				Message: NoBaselineWarning})
+		}
 	}
 	if kind == KindDisk && err == nil {
 		for _, pe := range w.s.partitionsOf(disk) {

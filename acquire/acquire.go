@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -544,6 +545,12 @@ func (a *Acquisition) checkContinuity(j *journal) string {
 	return ""
 }
 
+// counter is an io.Writer that only counts the bytes written to it (the
+// progress of --verify).
+type counter struct{ n *atomic.Int64 }
+
+func (c counter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); return len(p), nil }
+
 func short(id string) string { return id[:min(8, len(id))] }
 
 // verify re-reads the written image and compares its hashes.
@@ -557,37 +564,25 @@ func (a *Acquisition) verify(ctx context.Context, r *report.Report) error {
 		return fmt.Errorf("verify: %w", err)
 	}
 	defer img.Close()
-	p := hashing.NewParallel(a.o.Hashes)
-	defer p.Close()
-	buf := make([]byte, 4<<20)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := img.Read(buf)
-		if n > 0 {
-			p.Write(buf[:n])
-			a.verified.Add(int64(n))
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("verify: read image: %w", err)
-		}
+	sums, n, err := report.HashStream(ctx, img, a.o.Hashes.Names(), counter{&a.verified})
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("verify: read image: %w", err)
 	}
 	r.Verification.Performed = true
-	r.Verification.Hashes = report.Hashes(p.Sums())
-	r.Verification.Matched = p.Len() == r.Source.Size
+	r.Verification.Hashes = sums
+	r.Verification.Matched = n == r.Source.Size
 	var bad []string
-	for k, v := range r.Hashes {
-		if r.Verification.Hashes[k] != v {
+	for _, k := range slices.Sorted(maps.Keys(r.Hashes)) {
+		if sums[k] != r.Hashes[k] {
 			r.Verification.Matched = false
 			bad = append(bad, k)
 		}
 	}
 	if !r.Verification.Matched {
-		err := fmt.Errorf("%w: re-read %d bytes; mismatching hashes: %s", ErrVerifyMismatch, p.Len(), strings.Join(bad, ", "))
+		err := fmt.Errorf("%w: re-read %d bytes; mismatching hashes: %s", ErrVerifyMismatch, n, strings.Join(bad, ", "))
 		a.note("error", "verify", err.Error())
 		return err
 	}

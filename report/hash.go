@@ -29,12 +29,12 @@ func hashSet(algs []string) (hashing.Set, error) {
 	return set, nil
 }
 
-// hashStream reads r to its end and returns the digests of the algorithms
+// HashStream reads r to its end and returns the digests of the algorithms
 // named in algs, computed in parallel, and the number of bytes read. It
 // checks ctx between buffers. When tee is not nil, every byte read is also
 // written to it, concurrently with the hashing (verification of raw images
 // uses this to hash the whole image while reading each segment once).
-func hashStream(ctx context.Context, r io.Reader, algs []string, tee io.Writer) (Hashes, int64, error) {
+func HashStream(ctx context.Context, r io.Reader, algs []string, tee io.Writer) (Hashes, int64, error) {
 	set, err := hashSet(algs)
 	if err != nil {
 		return nil, 0, err

@@ -403,7 +403,7 @@ func (v *verifier) checkSegment(s Segment, tee io.Writer) Check {
 	if len(s.Hashes) == 0 && tee == nil {
 		return Check{Status: CheckOK, Detail: fmt.Sprintf("size %d bytes; no hashes recorded for this segment", s.FileSize)}
 	}
-	got, _, err := hashStream(v.ctx, f, sortedKeys(s.Hashes), tee)
+	got, _, err := HashStream(v.ctx, f, sortedKeys(s.Hashes), tee)
 	if err == nil && len(s.Hashes) == 0 {
 		return Check{Status: CheckOK, Detail: fmt.Sprintf("size %d bytes; no hashes recorded for this segment", s.FileSize)}
 	}
@@ -505,7 +505,7 @@ func (v *verifier) checkSource(r *Report) {
 // checkStream hashes a stream and compares it with the report's
 // whole-image hashes and length.
 func (v *verifier) checkStream(rd io.Reader, r *Report, what string) Check {
-	got, n, err := hashStream(v.ctx, rd, sortedKeys(r.Hashes), nil)
+	got, n, err := HashStream(v.ctx, rd, sortedKeys(r.Hashes), nil)
 	if err != nil {
 		return Check{Status: statusOf(err), Detail: fmt.Sprintf("read %s: %v", what, err)}
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
@@ -91,7 +90,7 @@ func (a *Acquisition) Progress() Progress {
 	}
 }
 
-func (a *Acquisition) now() string { return a.o.Now().UTC().Format(time.RFC3339) }
+func (a *Acquisition) now() string { return report.Timestamp(a.o.Now()) }
 
 // event records a notable event in the report and passes it to OnEvent.
 func (a *Acquisition) event(level, kind, msg string, off, length int64) {
@@ -128,17 +127,15 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
-	r := &report.Report{
-		Schema: report.Schema, Status: report.StatusFailed,
-		Tool: report.Tool{Name: "custodian", Version: o.ToolVersion},
-		Case: o.Case, StartedAt: a.now(), Host: hostInfo(), CommandLine: o.CommandLine,
-		Image: report.Image{Format: o.Format, Name: o.Name, SegmentSize: o.SegmentSize, Compression: compressionName(o)},
-		Settings: report.Settings{
-			HashAlgorithms: o.Hashes.Names(), HashWindow: o.HashWindow, ReadSize: o.ReadSize,
-			Retries: o.Retries, Resumed: o.Resume,
-		},
-		Hashes: report.Hashes{}, HashWindows: []report.HashWindow{}, Unreadable: []report.Range{},
-		Verification: report.Verification{Hashes: report.Hashes{}},
+	env := report.DefaultEnv(o.ToolVersion)
+	env.Now, env.Args = o.Now, o.CommandLine
+	env.Kernel = runtime.GOOS + " " + env.Kernel
+	r := report.New(env)
+	r.Case = o.Case
+	r.Image = report.Image{Format: o.Format, Name: o.Name, SegmentSize: o.SegmentSize, Compression: compressionName(o), Segments: []report.Segment{}}
+	r.Settings = report.Settings{
+		HashAlgorithms: o.Hashes.Names(), HashWindow: o.HashWindow, ReadSize: o.ReadSize,
+		Retries: o.Retries, Resumed: o.Resume,
 	}
 
 	dev, err := blockdev.Open(a.source, blockdev.OpenOptions{Exclusive: true, AllowBusy: o.AllowBusy})
@@ -645,13 +642,4 @@ func (a *Acquisition) conclude(r *report.Report, imaged bool, runErr error) (*re
 		return r, fmt.Errorf("%w: %d bytes in %d ranges, zero-filled and listed in the report", ErrUnreadable, n, len(r.Unreadable))
 	}
 	return r, nil
-}
-
-func hostInfo() report.Host {
-	h := report.Host{}
-	h.Hostname, _ = os.Hostname()
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		h.Kernel = runtime.GOOS + " " + strings.TrimSpace(string(b))
-	}
-	return h
 }

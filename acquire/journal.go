@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/custodian-forensics/custodian/blockdev"
-
 	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/internal/atomicfile"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -86,39 +86,16 @@ func readJournal(path string) (*journal, error) {
 	return &j, nil
 }
 
-// writeJournal replaces the journal atomically: a new file, fsync, rename
-// over the old one, fsync of the folder.
+// writeJournal replaces the journal atomically (see internal/atomicfile).
 func writeJournal(path string, j *journal) error {
 	b, err := json.MarshalIndent(j, "", " ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	os.Remove(tmp) // a leftover of a crash between create and rename
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
+	if err := atomicfile.WriteFile(path, b, 0o640); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("write journal: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write journal: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // readContinuity reads the boot id and disk's medium and write counter; nil

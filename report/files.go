@@ -2,13 +2,13 @@ package report
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/custodian-forensics/custodian/internal/atomicfile"
 )
 
 // File name suffixes of the report files in an evidence folder.
@@ -68,15 +68,15 @@ func WriteFiles(dir, name string, r *Report, s Signer) error {
 	if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove stale signature: %w", err)
 	}
-	if err := writeAtomic(jsonPath, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(jsonPath, data, 0o644); err != nil {
 		return err
 	}
 	if sig != nil {
-		if err := writeAtomic(sigPath, sig, 0o644); err != nil {
+		if err := atomicfile.WriteFile(sigPath, sig, 0o644); err != nil {
 			return err
 		}
 	}
-	return writeAtomic(txtPath, txt.Bytes(), 0o644)
+	return atomicfile.WriteFile(txtPath, txt.Bytes(), 0o644)
 }
 
 // replaceable returns nil if path does not exist or holds a report whose
@@ -95,53 +95,6 @@ func replaceable(path string) error {
 		return fmt.Errorf("write report: %s exists and is not a custodian report (%v): %w", path, perr, fs.ErrExist)
 	case prev.Status == StatusComplete:
 		return fmt.Errorf("write report: %s exists and records a complete acquisition: %w", path, fs.ErrExist)
-	}
-	return nil
-}
-
-// writeAtomic writes data to path through a temporary file in the same
-// folder: create (O_EXCL), write, fsync, close, rename, fsync the folder.
-// Readers see the old file or the new one, never a part of either.
-func writeAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	var suffix [6]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp-"+hex.EncodeToString(suffix[:]))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/internal/atomicfile"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -218,7 +219,7 @@ func (w *Writer) Finish() ([]report.Segment, error) {
 			return nil, fmt.Errorf("finish segment: %w", err)
 		}
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := atomicfile.SyncDir(w.dir); err != nil {
 		return nil, err
 	}
 	return append([]report.Segment(nil), w.done...), nil
@@ -345,16 +346,4 @@ func Resume(dir, name string, segmentSize int64, hashes hashing.Set, st State) (
 		}
 	}
 	return w, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
 	"github.com/custodian-forensics/custodian/report"
@@ -64,6 +66,10 @@ type Acquisition struct {
 	// once: each Inspect scans every entry of /sys/block.
 	info    *blockdev.Info
 	infoErr error
+
+	// root is the output folder, once it exists: every file is read and
+	// written through it.
+	root *os.Root
 
 	mu     sync.Mutex
 	events []report.Event
@@ -127,12 +133,16 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
+	f, err := LookupFormat(o.Format)
+	if err != nil {
+		return nil, err
+	}
 	env := report.DefaultEnv(o.ToolVersion)
 	env.Now, env.Args = o.Now, o.CommandLine
 	env.Kernel = runtime.GOOS + " " + env.Kernel
 	r := report.New(env)
 	r.Case = o.Case
-	r.Image = report.Image{Format: o.Format, Name: o.Name, SegmentSize: o.SegmentSize, Compression: compressionName(o), Segments: []report.Segment{}}
+	r.Image = report.Image{Format: o.Format, Name: o.Name, SegmentSize: o.SegmentSize, Segments: []report.Segment{}}
 	r.Settings = report.Settings{
 		HashAlgorithms: o.Hashes.Names(), HashWindow: o.HashWindow, ReadSize: o.ReadSize,
 		Retries: o.Retries, Resumed: o.Resume,
@@ -155,24 +165,37 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 	if err := prepareDest(a.dir, dev, a.info, a.infoErr); err != nil {
 		return nil, err
 	}
+	if err := a.openExisting(); err != nil {
+		return nil, err
+	}
+	defer a.closeRoot()
 	var j *journal
 	if o.Resume {
 		if j, err = a.loadJournal(dev); err != nil {
 			return nil, err
 		}
-	} else if existing, err := existingOutputs(a.dir, o.Name); err != nil {
+	} else if existing, err := existingOutputs(a.root, o.Name); err != nil {
 		return nil, fmt.Errorf("%w: read output folder: %w", ErrUsage, err)
 	} else if len(existing) > 0 {
 		return nil, &refusal{
-			err:  fmt.Errorf("%w: %s already holds files of an image named %q (%s)", ErrUsage, a.dir, o.Name, strings.Join(baseNames(existing), ", ")),
+			err:  fmt.Errorf("%w: %s already holds files of an image named %q (%s)", ErrUsage, a.dir, o.Name, strings.Join(existing, ", ")),
 			hint: "choose another --name or output folder, or pass --resume to continue an interrupted acquisition",
 		}
+	}
+	spec := a.spec(r, dev)
+	plan, err := f.Plan(spec)
+	if err != nil {
+		return nil, planRefusal(err)
+	}
+	r.Image.Compression = plan.Compression
+	for _, n := range plan.Notes {
+		a.note("info", "format", n)
 	}
 	var start int64
 	if j != nil && j.Check != nil {
 		start = j.Check.Offset
 	}
-	if err := checkSpace(a.dir, dev.Size()-start, o); err != nil {
+	if err := checkSpace(a.dir, remaining(plan.MaxBytes, start, dev.Size()), o); err != nil {
 		return nil, err
 	}
 
@@ -181,12 +204,15 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(a.dir, 0o750); err != nil {
+	root, err := a.openFolder()
+	if err != nil {
 		wb.release(r, a)
-		return nil, fmt.Errorf("%w: create output folder: %w", ErrUsage, err)
+		return nil, err
 	}
+	spec.Root = root
+	spec.Source.PartitionTable = hasPartitionTable(dev)
 
-	runErr := a.image(ctx, r, dev, j)
+	runErr := newImaging(a, r, dev, j, f, spec, plan).run(ctx)
 	imaged := runErr == nil
 	wb.finish(r, a)
 	if runErr == nil && r.Source.SectorsWrittenDuring > 0 {
@@ -194,9 +220,117 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 		a.note("error", "writeblock", runErr.Error())
 	}
 	if runErr == nil && o.Verify {
-		runErr = a.verify(ctx, r)
+		runErr = a.verify(ctx, r, f, root)
 	}
-	return a.conclude(r, imaged, runErr)
+	return a.conclude(r, root, imaged, runErr)
+}
+
+// spec describes the image to the format (the folder handle comes later:
+// nothing is created before the checks pass).
+func (a *Acquisition) spec(r *report.Report, dev *blockdev.Device) format.Spec {
+	o := &a.o
+	s := format.Spec{
+		Dir: a.dir, Name: o.Name, MediaSize: dev.Size(), SectorSize: dev.LogicalSectorSize(),
+		SegmentSize: o.SegmentSize, SegmentHashes: o.SegmentHashes, Compression: o.Compression,
+		Case: o.Case, Started: a.o.Now(), ToolVersion: o.ToolVersion, DirectIO: true,
+		Source: format.Source{Path: a.source, Model: r.Source.Model, Serial: r.Source.Serial, Block: dev.IsBlock()},
+	}
+	if a.info != nil {
+		s.Source.Partition = a.info.Parent != ""
+		s.Source.Removable = a.info.Removable
+	}
+	return s
+}
+
+// planRefusal turns a format's refusal into a usage error (nothing was
+// written), keeping its hint.
+func planRefusal(err error) error {
+	var h interface{ Hint() string }
+	if errors.As(err, &h) {
+		return &refusal{err: fmt.Errorf("%w: %w", ErrUsage, err), hint: h.Hint()}
+	}
+	return fmt.Errorf("%w: %w", ErrUsage, err)
+}
+
+// remaining scales the image's worst-case size to what is left to write
+// after a resume's checkpoint.
+func remaining(maxBytes, start, size int64) int64 {
+	if size <= 0 || start <= 0 {
+		return maxBytes
+	}
+	return int64(float64(maxBytes) * float64(size-start) / float64(size))
+}
+
+// openExisting opens the output folder if it exists: what is in it is read
+// through this handle, and so is everything written later.
+func (a *Acquisition) openExisting() error {
+	root, err := os.OpenRoot(a.dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: open output folder: %w", ErrUsage, err)
+	}
+	a.root = root
+	return nil
+}
+
+// openFolder creates the output folder if needed and opens it: every file
+// of the acquisition is created through this handle.
+func (a *Acquisition) openFolder() (*os.Root, error) {
+	if a.root != nil {
+		return a.root, nil
+	}
+	if err := os.MkdirAll(a.dir, 0o750); err != nil {
+		return nil, fmt.Errorf("%w: create output folder: %w", ErrUsage, err)
+	}
+	root, err := os.OpenRoot(a.dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: open output folder: %w", ErrUsage, err)
+	}
+	a.root = root
+	return root, nil
+}
+
+func (a *Acquisition) closeRoot() {
+	if a.root != nil {
+		a.root.Close()
+		a.root = nil
+	}
+}
+
+// hasPartitionTable reports whether the media starts with a partition
+// table: a GPT header in sector 1, or an MBR (boot signature, valid entry
+// status bytes, at least one entry) that is not a volume boot record.
+func hasPartitionTable(dev *blockdev.Device) bool {
+	ss := dev.LogicalSectorSize()
+	if dev.Size() < int64(2*ss) {
+		return false
+	}
+	b := make([]byte, 2*ss)
+	if n, _ := dev.ReadAt(b, 0); n < len(b) {
+		return false
+	}
+	if string(b[ss:ss+8]) == "EFI PART" {
+		return true
+	}
+	if b[510] != 0x55 || b[511] != 0xAA {
+		return false
+	}
+	if oem := string(b[3:11]); oem == "NTFS    " || oem == "EXFAT   " || string(b[54:57]) == "FAT" || string(b[82:85]) == "FAT" {
+		return false // a volume boot record (superfloppy): no table
+	}
+	used := false
+	for i := range 4 {
+		e := b[446+16*i : 446+16*i+16]
+		if e[0] != 0 && e[0] != 0x80 {
+			return false
+		}
+		if e[4] != 0 {
+			used = true
+		}
+	}
+	return used
 }
 
 // ErrSourceWritten: the source's write counters rose while it was imaged.
@@ -211,21 +345,6 @@ type refusal struct {
 func (e *refusal) Error() string { return e.err.Error() }
 func (e *refusal) Unwrap() error { return e.err }
 func (e *refusal) Hint() string  { return e.hint }
-
-func baseNames(paths []string) []string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = p[strings.LastIndex(p, "/")+1:]
-	}
-	return out
-}
-
-func compressionName(o *Options) string {
-	if o.Format == "raw" {
-		return "none"
-	}
-	return o.Compression
-}
 
 func (a *Acquisition) describeSource(r *report.Report, dev *blockdev.Device) {
 	s := &r.Source
@@ -249,204 +368,280 @@ func (a *Acquisition) describeSource(r *report.Report, dev *blockdev.Device) {
 	s.Vendor, s.Model, s.Serial, s.WWID = a.info.Vendor, a.info.Model, a.info.Serial, a.info.WWID
 }
 
-// image runs the pipeline from the journal's checkpoint (or 0) to the end
-// and completes the image files. It fills r's hashes, segments, windows and
+// imaging is one run of the pipeline, from the journal's checkpoint (or 0)
+// to the completed image files: restore, produce (read and hand on, with
+// checkpoints), finish. It fills the report's hashes, segments, windows and
 // unreadable list.
-func (a *Acquisition) image(ctx context.Context, r *report.Report, dev *blockdev.Device, j *journal) error {
-	o := &a.o
-	size := dev.Size()
-	jpath := journalPath(a.dir, o.Name)
+type imaging struct {
+	a    *Acquisition
+	r    *report.Report
+	dev  *blockdev.Device
+	j    *journal
+	f    format.Format
+	spec format.Spec
+	plan format.Plan
 
-	hashers := make([]*hashStage, len(o.Hashes))
-	for i, alg := range o.Hashes {
-		hashers[i] = &hashStage{m: hashing.NewMulti(hashing.Set{alg})}
+	hashers []*hashStage
+	windows *windowStage
+	sr      *sourceReader
+	w       format.Writer
+	fo      *fanout
+	pl      *pool
+	start   int64
+}
+
+// hashSet is every whole-stream hash computed: the ones asked for and the
+// ones the format stores inside the image.
+func hashSet(o *Options, plan format.Plan) hashing.Set {
+	set := slices.Clone(o.Hashes)
+	for _, h := range plan.NeedHashes {
+		if !set.Contains(h) {
+			set = append(set, h)
+		}
 	}
-	var windows *windowStage
+	slices.Sort(set)
+	return set
+}
+
+func newImaging(a *Acquisition, r *report.Report, dev *blockdev.Device, j *journal, f format.Format, spec format.Spec, plan format.Plan) *imaging {
+	o := &a.o
+	im := &imaging{a: a, r: r, dev: dev, j: j, f: f, spec: spec, plan: plan}
+	for _, alg := range hashSet(o, plan) {
+		im.hashers = append(im.hashers, &hashStage{m: hashing.NewMulti(hashing.Set{alg})})
+	}
 	if o.HashWindow > 0 {
-		windows = &windowStage{size: o.HashWindow, m: hashing.NewMulti(o.Hashes)}
+		im.windows = &windowStage{size: o.HashWindow, m: hashing.NewMulti(o.Hashes)}
 	}
-	sr := &sourceReader{
-		src: dev, size: size, sector: dev.LogicalSectorSize(), retries: o.Retries, precise: dev,
+	im.sr = &sourceReader{
+		src: dev, size: dev.Size(), sector: dev.LogicalSectorSize(), retries: o.Retries, precise: dev,
 		event: func(level, kind, msg string, off, n int64) { a.event(level, kind, msg, off, n) },
 	}
+	return im
+}
 
-	var w ImageWriter
-	var start int64
-	var err error
-	if j != nil && j.Check != nil {
-		c := j.Check
-		start = c.Offset
-		for _, h := range hashers {
-			if err := h.m.UnmarshalState(c.Hashes[h.m.Set()[0].String()]); err != nil {
-				return fmt.Errorf("resume: %w", err)
-			}
-		}
-		if windows != nil {
-			if c.Windows == nil {
-				return fmt.Errorf("resume: the journal has no hash-window state")
-			}
-			if err := windows.restore(*c.Windows); err != nil {
-				return fmt.Errorf("resume: %w", err)
-			}
-		}
-		sr.unreadable = append(sr.unreadable, c.Unreadable...)
-		for _, u := range c.Unreadable {
-			sr.bad += u.Length
-		}
-		a.mu.Lock()
-		a.events = append(append([]report.Event(nil), c.Events...), a.events...)
-		a.mu.Unlock()
-		w, err = resumeImageWriter(o.Format, a.dir, o.Name, o.SegmentSize, o.SegmentHashes, c.Writer)
-		a.event("info", "resume", fmt.Sprintf("resumed from the journal's checkpoint at byte %d of %d", start, size), start, -1)
-	} else if j != nil {
-		// Interrupted before its first checkpoint: start over, replacing
-		// the partial segments that run left (an empty writer state).
-		w, err = resumeImageWriter(o.Format, a.dir, o.Name, o.SegmentSize, o.SegmentHashes, nil)
-		a.event("info", "resume", "the journal has no checkpoint yet: imaging starts again from byte 0", 0, -1)
-	} else {
-		w, err = newImageWriter(o.Format, a.dir, o.Name, o.SegmentSize, o.SegmentHashes)
-	}
-	if err != nil {
+// run images the source and completes the image files.
+func (im *imaging) run(ctx context.Context) error {
+	a, o := im.a, &im.a.o
+	if err := im.restore(); err != nil {
 		return err
 	}
-	a.done.Store(start)
-	a.unreadable.Store(sr.bad)
-	if j == nil {
-		j = &journal{Version: journalVersion, Started: r.StartedAt, Source: journalSource{
-			Path: a.source, Size: size, Model: r.Source.Model, Serial: r.Source.Serial, Sector: dev.LogicalSectorSize(),
-			Continuity: readContinuity(a.diskName())}}
-		j.Settings = journalOptions{Format: o.Format, SegmentSize: o.SegmentSize, Hashes: o.Hashes.Names(),
-			SegmentHashes: o.SegmentHashes.Names(), HashWindow: o.HashWindow, Compression: o.Compression}
-	} else {
-		r.StartedAt = j.Started
-	}
-	if err := writeJournal(jpath, j); err != nil {
+	a.done.Store(im.start)
+	a.unreadable.Store(im.sr.bad)
+	if err := writeJournal(im.spec.Root, journalName(o.Name), im.j); err != nil {
 		return err
 	}
+	im.openDirect()
+	defer im.sr.close()
 
-	// Block devices are read through an O_DIRECT descriptor: every read
-	// reaches the device (no readahead that widens a failure, no page cache
-	// that hides one or fills with evidence), failed reads narrow to exact
-	// sectors, and the copy out of the device's page cache is saved (on
-	// the 2 GiB loop benchmark: 3.2-3.5 s instead of 4.2-5.3 s).
-	if dev.IsBlock() {
-		if d, err := dev.Reopen(blockdev.OpenOptions{Direct: true, AllowBusy: true}); err == nil {
-			defer d.Close()
-			sr.src, sr.precise, sr.direct = d, d, true
-		} else {
-			a.note("warning", "direct_io", fmt.Sprintf("no O_DIRECT descriptor (%v): reading through the page cache; failed reads are narrowed less exactly", err))
-		}
-	}
-	r.Settings.DirectIO = sr.direct
-
-	consumers := make([]consumer, 0, len(hashers)+2)
-	for _, h := range hashers {
+	consumers := make([]consumer, 0, len(im.hashers)+2)
+	for _, h := range im.hashers {
 		consumers = append(consumers, h)
 	}
-	if windows != nil {
-		consumers = append(consumers, windows)
+	if im.windows != nil {
+		consumers = append(consumers, im.windows)
 	}
-	consumers = append(consumers, &writeStage{w: w})
-	align := max(dev.PhysicalSectorSize(), dev.LogicalSectorSize(), 4096)
-	pl := newPool(o.Buffers, o.ReadSize, align)
-	fo := newFanout(ctx, consumers, o.Buffers, pl)
+	consumers = append(consumers, &writeStage{w: im.w})
+	align := max(im.dev.PhysicalSectorSize(), im.dev.LogicalSectorSize(), 4096)
+	im.pl = newPool(o.Buffers, o.ReadSize, align)
+	im.fo = newFanout(ctx, consumers, o.Buffers, im.pl)
 	a.phase.Store(PhaseImage)
 
-	checkpoint := func(off int64) error {
-		states, err := fo.checkpoint(off)
-		if err != nil {
-			return err
-		}
-		c := &checkpointRec{Offset: off, Hashes: map[string]hashing.State{}, Unreadable: append([]report.Range(nil), sr.unreadable...), Events: a.eventsCopy()}
-		for i, h := range hashers {
-			c.Hashes[h.m.Set()[0].String()] = states[i].(hashing.State)
-		}
-		if windows != nil {
-			ws := states[len(hashers)].(windowState)
-			c.Windows = &ws
-		}
-		c.Writer = states[len(states)-1].(json.RawMessage)
-		j.Check = c
-		j.Source.Continuity = readContinuity(a.diskName())
-		return writeJournal(jpath, j)
-	}
-
-	// Checkpoints come every CheckpointEvery bytes and at every segment
-	// boundary (a closed segment is already synced, so they cost little):
-	// after a full destination, a resume keeps every complete segment.
-	nextSeg := func(off int64) int64 {
-		if o.SegmentSize <= 0 {
-			return size
-		}
-		return (off/o.SegmentSize + 1) * o.SegmentSize
-	}
-	produce := func() error {
-		next := start + o.CheckpointEvery
-		seg := nextSeg(start)
-		for off := start; off < size; {
-			buf, err := pl.get(fo.ctx)
-			if err != nil {
-				return err
-			}
-			n := int(min(int64(o.ReadSize), size-off))
-			if err := sr.read(fo.ctx, buf[:n], off); err != nil {
-				return err
-			}
-			a.unreadable.Store(sr.bad)
-			if err := fo.send(&block{off: off, data: buf[:n], buf: buf}); err != nil {
-				return err
-			}
-			off += int64(n)
-			a.done.Store(off)
-			if a.afterRead != nil {
-				a.afterRead(off)
-			}
-			if (off >= next || off >= seg) && off < size {
-				if err := checkpoint(off); err != nil {
-					return err
-				}
-				next, seg = off+o.CheckpointEvery, nextSeg(off)
-			}
-		}
-		return nil
-	}
-	perr := produce()
-	cerr := fo.close()
+	perr := im.produce()
+	cerr := im.fo.close()
 	// A failing consumer (say, a full destination) cancels the group, so the
 	// reader then sees a cancelled context: the consumer's error is the
 	// cause. Only when the caller cancelled (a signal) is it an interruption.
 	if perr == nil || (cerr != nil && ctx.Err() == nil && errors.Is(perr, context.Canceled)) {
 		perr = cerr
 	}
-	r.Unreadable = append(r.Unreadable, sr.unreadable...)
+	im.r.Unreadable = append(im.r.Unreadable, im.sr.unreadable...)
 	if perr != nil {
-		werr := w.Abort()
-		r.Image.Segments = w.Partial()
-		r.BytesAcquired = j.offset()
-		if werr != nil {
-			a.note("error", "abort", fmt.Sprintf("syncing the partial image failed: %v", werr))
-		}
+		im.abort()
 		return perr
 	}
-	a.phase.Store(PhaseFinish)
-	for _, h := range hashers {
-		maps := h.m.Sums()
-		for k, v := range maps {
+	return im.finish()
+}
+
+// restore sets the hash states, the unreadable list, the events and the
+// writer from the journal's checkpoint, or starts a new image.
+func (im *imaging) restore() error {
+	a, o, r := im.a, &im.a.o, im.r
+	size := im.dev.Size()
+	var err error
+	switch {
+	case im.j != nil && im.j.Check != nil:
+		c := im.j.Check
+		im.start = c.Offset
+		for _, h := range im.hashers {
+			st, ok := c.Hashes[h.m.Set()[0].String()]
+			if !ok {
+				return fmt.Errorf("resume: the journal has no %s state", h.m.Set()[0])
+			}
+			if err := h.m.UnmarshalState(st); err != nil {
+				return fmt.Errorf("resume: %w", err)
+			}
+		}
+		if im.windows != nil {
+			if c.Windows == nil {
+				return fmt.Errorf("resume: the journal has no hash-window state")
+			}
+			if err := im.windows.restore(*c.Windows); err != nil {
+				return fmt.Errorf("resume: %w", err)
+			}
+		}
+		im.sr.unreadable = append(im.sr.unreadable, c.Unreadable...)
+		for _, u := range c.Unreadable {
+			im.sr.bad += u.Length
+		}
+		a.mu.Lock()
+		a.events = append(append([]report.Event(nil), c.Events...), a.events...)
+		a.mu.Unlock()
+		im.w, err = im.f.Resume(im.spec, c.Writer)
+		a.event("info", "resume", fmt.Sprintf("resumed from the journal's checkpoint at byte %d of %d", im.start, size), im.start, -1)
+	case im.j != nil:
+		// Interrupted before its first checkpoint: start over, replacing
+		// the partial files that run left (an empty writer state).
+		im.w, err = im.f.Resume(im.spec, nil)
+		a.event("info", "resume", "the journal has no checkpoint yet: imaging starts again from byte 0", 0, -1)
+	default:
+		im.w, err = im.f.Create(im.spec)
+	}
+	if err != nil {
+		return err
+	}
+	if im.j == nil {
+		im.j = &journal{Version: journalVersion, Started: r.StartedAt, Source: journalSource{
+			Path: a.source, Size: size, Model: r.Source.Model, Serial: r.Source.Serial, Sector: im.dev.LogicalSectorSize(),
+			Continuity: readContinuity(a.diskName())}}
+		im.j.Settings = journalOptions{Format: o.Format, SegmentSize: o.SegmentSize, Hashes: o.Hashes.Names(),
+			SegmentHashes: o.SegmentHashes.Names(), HashWindow: o.HashWindow, Compression: o.Compression}
+	} else {
+		r.StartedAt = im.j.Started
+	}
+	return nil
+}
+
+// openDirect reads block devices through an O_DIRECT descriptor: every read
+// reaches the device (no readahead that widens a failure, no page cache
+// that hides one or fills with evidence), failed reads narrow to exact
+// sectors, and the copy out of the device's page cache is saved (on the
+// 2 GiB loop benchmark: 3.2-3.5 s instead of 4.2-5.3 s).
+func (im *imaging) openDirect() {
+	if im.dev.IsBlock() {
+		if d, err := im.dev.Reopen(blockdev.OpenOptions{Direct: true, AllowBusy: true}); err == nil {
+			im.sr.src, im.sr.precise, im.sr.direct, im.sr.closer = d, d, true, d
+		} else {
+			im.a.note("warning", "direct_io", fmt.Sprintf("no O_DIRECT descriptor (%v): reading through the page cache; failed reads are narrowed less exactly", err))
+		}
+	}
+	im.r.Settings.DirectIO = im.sr.direct
+}
+
+// produce reads the source from the start offset to the end and hands each
+// block to the consumers. Checkpoints come every CheckpointEvery bytes and
+// at every segment boundary (a closed segment is already synced, so they
+// cost little): after a full destination, a resume keeps every complete
+// segment.
+func (im *imaging) produce() error {
+	a, o := im.a, &im.a.o
+	size := im.dev.Size()
+	next := im.start + o.CheckpointEvery
+	seg := im.nextSegment(im.start)
+	for off := im.start; off < size; {
+		buf, err := im.pl.get(im.fo.ctx)
+		if err != nil {
+			return err
+		}
+		n := int(min(int64(o.ReadSize), size-off))
+		if err := im.sr.read(im.fo.ctx, buf[:n], off); err != nil {
+			return err
+		}
+		a.unreadable.Store(im.sr.bad)
+		if err := im.fo.send(&block{off: off, data: buf[:n], buf: buf}); err != nil {
+			return err
+		}
+		off += int64(n)
+		a.done.Store(off)
+		if a.afterRead != nil {
+			a.afterRead(off)
+		}
+		if (off >= next || off >= seg) && off < size {
+			if err := im.checkpoint(off); err != nil {
+				return err
+			}
+			next, seg = off+o.CheckpointEvery, im.nextSegment(off)
+		}
+	}
+	return nil
+}
+
+// nextSegment is the stream offset of the next segment boundary after off
+// (the media size when segments are not cut at fixed media offsets).
+func (im *imaging) nextSegment(off int64) int64 {
+	if s := im.a.o.SegmentSize; s > 0 && im.f.Name() == "raw" {
+		return (off/s + 1) * s
+	}
+	return im.dev.Size()
+}
+
+// checkpoint has every consumer save its state at off and replaces the
+// journal with those states.
+func (im *imaging) checkpoint(off int64) error {
+	states, err := im.fo.checkpoint(off)
+	if err != nil {
+		return err
+	}
+	a := im.a
+	c := &checkpointRec{Offset: off, Hashes: map[string]hashing.State{}, Unreadable: append([]report.Range(nil), im.sr.unreadable...), Events: a.eventsCopy()}
+	for i, h := range im.hashers {
+		c.Hashes[h.m.Set()[0].String()] = states[i].(hashing.State)
+	}
+	if im.windows != nil {
+		ws := states[len(im.hashers)].(windowState)
+		c.Windows = &ws
+	}
+	c.Writer = states[len(states)-1].(json.RawMessage)
+	im.j.Check = c
+	im.j.Source.Continuity = readContinuity(a.diskName())
+	return writeJournal(im.spec.Root, journalName(a.o.Name), im.j)
+}
+
+// abort leaves the image files as they are, synced and partial, and records
+// how far the image got.
+func (im *imaging) abort() {
+	werr := im.w.Abort()
+	im.r.Image.Segments = im.w.Partial()
+	im.r.BytesAcquired = im.j.offset()
+	if werr != nil {
+		im.a.note("error", "abort", fmt.Sprintf("syncing the partial image failed: %v", werr))
+	}
+}
+
+// finish completes the hashes and the image files.
+func (im *imaging) finish() error {
+	r, o := im.r, &im.a.o
+	im.a.phase.Store(PhaseFinish)
+	for _, h := range im.hashers {
+		for k, v := range h.m.Sums() {
 			r.Hashes[k] = v
 		}
 	}
-	if windows != nil {
-		windows.flush()
-		r.HashWindows = windows.windows
+	if extra := hashing.Set(slices.DeleteFunc(slices.Clone(hashSet(o, im.plan)), o.Hashes.Contains)); len(extra) > 0 {
+		im.a.note("info", "hashes", fmt.Sprintf("%s computed too, although not asked for: the %s format stores them inside the image",
+			strings.Join(extra.Names(), " and "), im.f.Name()))
 	}
-	segs, err := w.Finish()
+	if im.windows != nil {
+		im.windows.flush()
+		r.HashWindows = im.windows.windows
+	}
+	segs, err := im.w.Finish(format.Summary{Hashes: maps.Clone(r.Hashes), Unreadable: slices.Clone(r.Unreadable)})
 	if err != nil {
-		r.Image.Segments = w.Partial()
-		r.BytesAcquired = j.offset()
+		r.Image.Segments = im.w.Partial()
+		r.BytesAcquired = im.j.offset()
 		return err
 	}
 	r.Image.Segments = segs
-	r.BytesAcquired = size
+	r.BytesAcquired = im.dev.Size()
 	return nil
 }
 
@@ -462,8 +657,14 @@ func (j *journal) offset() int64 {
 // to this source and these settings.
 func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 	o := &a.o
-	path := journalPath(a.dir, o.Name)
-	j, err := readJournal(path)
+	path := filepath.Join(a.dir, journalName(o.Name))
+	if a.root == nil {
+		return nil, &refusal{
+			err:  fmt.Errorf("%w: --resume: no output folder %s", ErrUsage, a.dir),
+			hint: "--resume continues an interrupted acquisition in the same output folder with the same --name",
+		}
+	}
+	j, err := readJournal(a.root, journalName(o.Name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, &refusal{
 			err:  fmt.Errorf("%w: --resume: no journal %s", ErrUsage, path),
@@ -550,18 +751,22 @@ func (c counter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); return l
 
 func short(id string) string { return id[:min(8, len(id))] }
 
-// verify re-reads the written image and compares its hashes.
-func (a *Acquisition) verify(ctx context.Context, r *report.Report) error {
+// verify re-reads the written image through its format and compares its
+// hashes with those computed while imaging.
+func (a *Acquisition) verify(ctx context.Context, r *report.Report, f format.Format, root *os.Root) error {
 	a.phase.Store(PhaseVerify)
 	if a.beforeVerify != nil {
 		a.beforeVerify()
 	}
-	img, err := OpenImage(r, a.dir)
+	set, err := hashing.ParseNames(slices.Sorted(maps.Keys(r.Hashes)))
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	defer img.Close()
-	sums, n, err := report.HashStream(ctx, img, a.o.Hashes.Names(), counter{&a.verified})
+	files := make([]string, len(r.Image.Segments))
+	for i, s := range r.Image.Segments {
+		files[i] = s.File
+	}
+	sums, n, err := MediaSums(ctx, f, root, files, set, &a.verified)
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -569,7 +774,7 @@ func (a *Acquisition) verify(ctx context.Context, r *report.Report) error {
 		return fmt.Errorf("verify: read image: %w", err)
 	}
 	r.Verification.Performed = true
-	r.Verification.Hashes = sums
+	r.Verification.Hashes = report.Hashes(sums)
 	r.Verification.Matched = n == r.Source.Size
 	var bad []string
 	for _, k := range slices.Sorted(maps.Keys(r.Hashes)) {
@@ -587,11 +792,66 @@ func (a *Acquisition) verify(ctx context.Context, r *report.Report) error {
 	return nil
 }
 
+// MediaSums hashes the media of a complete image with set: through the
+// format's scan when it has one (each file read once, decoding on all
+// cores), otherwise through its reader. progress, when not nil, counts the
+// media bytes hashed.
+func MediaSums(ctx context.Context, f format.Format, root *os.Root, files []string, set hashing.Set, progress *atomic.Int64) (hashing.Sums, int64, error) {
+	var count io.Writer
+	if progress != nil {
+		count = counter{progress}
+	}
+	if sc, ok := f.(format.Scanner); ok {
+		v := &mediaVisitor{p: hashing.NewParallel(set), count: count}
+		defer v.p.Close()
+		if err := sc.Scan(ctx, root, files, v); err != nil {
+			return nil, v.n, err
+		}
+		if v.err != nil {
+			return nil, v.n, v.err
+		}
+		return v.p.Sums(), v.n, nil
+	}
+	rd, err := f.Open(root, files)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rd.Close()
+	return hashing.SumReader(ctx, io.NewSectionReader(rd, 0, rd.Size()), set, count)
+}
+
+// mediaVisitor hashes a scan's media; the first file error stops it.
+type mediaVisitor struct {
+	p     *hashing.Parallel
+	count io.Writer
+	n     int64
+	err   error
+}
+
+func (v *mediaVisitor) BeginFile(int) io.Writer { return nil }
+func (v *mediaVisitor) EndFile(_ int, _ int64, err error) {
+	if err != nil && v.err == nil {
+		v.err = err
+	}
+}
+
+func (v *mediaVisitor) Media(p []byte) error {
+	if v.err != nil {
+		return v.err
+	}
+	v.p.Write(p)
+	if v.count != nil {
+		v.count.Write(p)
+	}
+	v.n += int64(len(p))
+	return nil
+}
+
 // conclude sets the final status, writes the report files and removes the
 // journal when the image is complete. imaged says whether every byte was
 // imaged and the image files were completed (whatever happened after, such
 // as an interrupted or failed --verify).
-func (a *Acquisition) conclude(r *report.Report, imaged bool, runErr error) (*report.Report, error) {
+func (a *Acquisition) conclude(r *report.Report, root *os.Root, imaged bool, runErr error) (*report.Report, error) {
 	o := &a.o
 	interrupted := errors.Is(runErr, context.Canceled)
 	switch {
@@ -623,11 +883,11 @@ func (a *Acquisition) conclude(r *report.Report, imaged bool, runErr error) (*re
 		r.Events = []report.Event{}
 	}
 	a.phase.Store(PhaseDone)
-	if err := report.WriteFiles(a.dir, o.Name, r, o.Signer); err != nil {
+	if err := report.WriteFilesIn(root, o.Name, r, o.Signer); err != nil {
 		return r, errors.Join(runErr, fmt.Errorf("write report: %w", err))
 	}
 	if r.Status == report.StatusComplete {
-		if err := os.Remove(journalPath(a.dir, o.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := root.Remove(journalName(o.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return r, errors.Join(runErr, fmt.Errorf("remove journal: %w", err))
 		}
 	}

@@ -1,6 +1,10 @@
 package acquire
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/custodian-forensics/custodian/acquire/format"
+)
 
 var (
 	// ErrUsage marks errors in the options or the destination that were
@@ -12,4 +16,7 @@ var (
 	ErrUnreadable = errors.New("some sectors were unreadable")
 	// ErrVerifyMismatch: re-reading the written image gave other hashes.
 	ErrVerifyMismatch = errors.New("verification of the written image failed")
+	// ErrNoSpace: the destination is full; what was written is kept for
+	// --resume.
+	ErrNoSpace = format.ErrNoSpace
 )

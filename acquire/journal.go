@@ -2,14 +2,11 @@ package acquire
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
-	"github.com/custodian-forensics/custodian/internal/atomicfile"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -67,35 +64,6 @@ type checkpointRec struct {
 	Writer     json.RawMessage          `json:"writer"`
 	Unreadable []report.Range           `json:"unreadable"`
 	Events     []report.Event           `json:"events"`
-}
-
-func journalPath(dir, name string) string { return filepath.Join(dir, name+".journal") }
-
-func readJournal(path string) (*journal, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var j journal
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("journal %s is damaged: %w", path, err)
-	}
-	if j.Version != journalVersion {
-		return nil, fmt.Errorf("journal %s has version %d; this custodian reads version %d", path, j.Version, journalVersion)
-	}
-	return &j, nil
-}
-
-// writeJournal replaces the journal atomically (see internal/atomicfile).
-func writeJournal(path string, j *journal) error {
-	b, err := json.MarshalIndent(j, "", " ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(path, b, 0o640); err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	return nil
 }
 
 // readContinuity reads the boot id and disk's medium and write counter; nil

@@ -34,7 +34,7 @@ const (
 type Options struct {
 	// Name is the base name of the output files (NAME.001, NAME.report.json).
 	Name string
-	// Format is "raw" (see Formats).
+	// Format names the image format (see FormatNames).
 	Format string
 	// SegmentSize is the size of each image file; 0 means one file.
 	SegmentSize int64
@@ -45,7 +45,8 @@ type Options struct {
 	// HashWindow, when > 0, adds piecewise hashes (all of Hashes) every
 	// HashWindow bytes.
 	HashWindow int64
-	// Compression is for EWF only.
+	// Compression is the format's compression ("" for its default; raw
+	// refuses any but "none").
 	Compression string
 	// Case holds the chain-of-custody fields.
 	Case report.Case
@@ -93,13 +94,8 @@ func (o *Options) Check() error {
 	if o.Format == "" {
 		o.Format = "raw"
 	}
-	switch o.Format {
-	case "raw":
-		if o.Compression != "" && o.Compression != "none" {
-			return fmt.Errorf("%w: --compress is for --format ewf; raw images are never compressed", ErrUsage)
-		}
-	default:
-		return fmt.Errorf("%w: image format %q is not supported (supported: %s)", ErrUsage, o.Format, strings.Join(Formats, ", "))
+	if _, err := LookupFormat(o.Format); err != nil {
+		return err
 	}
 	if len(o.Hashes) == 0 {
 		return fmt.Errorf("%w: at least one hash algorithm is needed", ErrUsage)

@@ -28,11 +28,21 @@ type sourceReader struct {
 	// direct is true when precise is an O_DIRECT descriptor: its buffers,
 	// offsets and lengths must be multiples of the logical sector size.
 	direct bool
+	// closer, when set, is the O_DIRECT descriptor to close at the end.
+	closer io.Closer
 	event  func(level, kind, msg string, off, length int64)
 	// unreadable is kept sorted and merged; ranges arrive in stream order.
 	unreadable []report.Range
 	// bad counts unreadable bytes.
 	bad int64
+}
+
+// close releases the O_DIRECT descriptor, if one was opened.
+func (r *sourceReader) close() {
+	if r.closer != nil {
+		r.closer.Close()
+		r.closer = nil
+	}
 }
 
 // read fills p with the source's bytes at off. It returns an error only when

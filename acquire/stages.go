@@ -1,8 +1,7 @@
 package acquire
 
 import (
-	"encoding/json"
-
+	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/hashing"
 	"github.com/custodian-forensics/custodian/report"
 )
@@ -65,28 +64,8 @@ func (s *windowStage) restore(st windowState) error {
 	return s.m.UnmarshalState(st.Current)
 }
 
-// ImageWriter is an image format's writer: it receives the source stream in
-// order, from one goroutine. Raw segments (acquire/raw) implement it; the
-// EWF writer will too.
-type ImageWriter interface {
-	// Write appends p to the image.
-	Write(p []byte) error
-	// Checkpoint makes everything written durable and returns what a resume
-	// needs to reopen the image at this point.
-	Checkpoint() (json.RawMessage, error)
-	// Finish completes the image: flushes, syncs, gives the files their
-	// final names, and describes the segments.
-	Finish() ([]report.Segment, error)
-	// Abort stops writing, syncing what was written and leaving it marked
-	// incomplete.
-	Abort() error
-	// Partial describes the segment files written so far, under the names
-	// they have on disk, for the report of an interrupted acquisition.
-	Partial() []report.Segment
-}
-
 // writeStage feeds the image writer.
-type writeStage struct{ w ImageWriter }
+type writeStage struct{ w format.Writer }
 
 func (s *writeStage) consume(b []byte) error { return s.w.Write(b) }
 func (s *writeStage) save() (any, error)     { return s.w.Checkpoint() }

@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/custodian-forensics/custodian/acquire"
-	"github.com/custodian-forensics/custodian/acquire/raw"
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/internal/exitcode"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -157,18 +157,18 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 	case runErr == nil:
 		return nil
 	case errors.Is(runErr, acquire.ErrUnreadable):
-		return silent(ExitUnreadable, runErr)
+		return silent(exitcode.Of(runErr), runErr)
 	case errors.Is(runErr, context.Canceled) && r.Status == report.StatusComplete:
-		return withCode(ExitFailure, errors.New("interrupted during verification: the image is complete but was not re-read"),
+		return withHints(errors.New("interrupted during verification: the image is complete but was not re-read"),
 			fmt.Sprintf("check it with: custodian verify %s", o.output))
 	case errors.Is(runErr, context.Canceled):
-		return withCode(ExitFailure, errors.New("interrupted: the report says incomplete"),
+		return withHints(errors.New("interrupted: the report says incomplete"),
 			fmt.Sprintf("continue later with: custodian acquire %s -o %s --name %s --resume (same flags)", source, o.output, name))
-	case errors.Is(runErr, raw.ErrNoSpace), errors.Is(runErr, syscall.ENOSPC), errors.Is(runErr, syscall.EDQUOT):
-		return withCode(ExitFailure, runErr,
+	case errors.Is(runErr, acquire.ErrNoSpace), errors.Is(runErr, syscall.ENOSPC), errors.Is(runErr, syscall.EDQUOT):
+		return withHints(runErr,
 			fmt.Sprintf("the complete segments and the journal are kept: free space on the destination (or move %s with its files to a larger disk) and run the same command with --resume", o.output))
 	case errors.Is(runErr, acquire.ErrSourceWritten):
-		return withCode(ExitFailure, runErr, "something holds the source and writes to it (a mounted filesystem, md, dm); the image may not match the evidence as seized")
+		return withHints(runErr, "something holds the source and writes to it (a mounted filesystem, md, dm); the image may not match the evidence as seized")
 	}
 	return runErr
 }

@@ -1,38 +1,25 @@
 package cmd
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/custodian-forensics/custodian/acquire"
-	"github.com/custodian-forensics/custodian/blockdev"
-	"github.com/custodian-forensics/custodian/report"
+	"github.com/custodian-forensics/custodian/internal/exitcode"
 )
 
-// Exit statuses, as documented in the contract and in every command's help.
+// Exit statuses: the names cmd uses for internal/exitcode's constants,
+// where every status is derived.
 const (
-	// ExitOK: done, and everything checked matched.
-	ExitOK = 0
-	// ExitFailure: failed (I/O error on the destination, interrupted, …);
-	// outputs say how far it got.
-	ExitFailure = 1
-	// ExitUsage: usage or configuration error; nothing was written.
-	ExitUsage = 2
-	// ExitUnreadable: acquisition complete, but some sectors were unreadable.
-	ExitUnreadable = 3
-	// ExitMismatch: verification failed: a hash or signature does not match.
-	ExitMismatch = 4
+	ExitOK         = exitcode.OK
+	ExitFailure    = exitcode.Failure
+	ExitUsage      = exitcode.Usage
+	ExitUnreadable = exitcode.Unreadable
+	ExitMismatch   = exitcode.Mismatch
 )
 
-const exitStatusHelp = `EXIT STATUS
-  0  done, and everything checked matched
-  1  failed (I/O error on the destination, interrupted, ...); outputs say how far it got
-  2  usage or configuration error; nothing was written
-  3  acquisition complete, but some sectors were unreadable (listed in the report)
-  4  verification failed: a hash or signature does not match`
+const exitStatusHelp = exitcode.Help
 
 // cliError carries an exit status and hints for the user alongside an error.
 // Commands return it (through usageError, withHints, …); Main prints it once.
@@ -44,6 +31,9 @@ type cliError struct {
 
 func (e *cliError) Error() string { return e.err.Error() }
 func (e *cliError) Unwrap() error { return e.err }
+
+// ExitCode makes cliError an exitcode.Coder.
+func (e *cliError) ExitCode() int { return e.code }
 
 // usageError is an error of the user's making: exit 2, nothing written.
 func usageError(err error, hints ...string) error {
@@ -63,29 +53,13 @@ func withCode(code int, err error, hints ...string) error {
 	return &cliError{code: code, err: err, hints: hints}
 }
 
-// exitCode classifies err into the contract's exit statuses. It is the only
-// place where library errors are mapped to codes.
-func exitCode(err error) int {
+// withHints attaches hints to err; its exit status stays what
+// exitcode.Of derives from it.
+func withHints(err error, hints ...string) error {
 	if err == nil {
-		return ExitOK
+		return nil
 	}
-	var ce *cliError
-	if errors.As(err, &ce) {
-		return ce.code
-	}
-	switch {
-	case errors.Is(err, acquire.ErrUsage),
-		errors.Is(err, blockdev.ErrNotBlockDevice),
-		errors.Is(err, blockdev.ErrUnsupportedType):
-		return ExitUsage
-	case errors.Is(err, acquire.ErrUnreadable):
-		return ExitUnreadable
-	case errors.Is(err, report.ErrMismatch), errors.Is(err, acquire.ErrVerifyMismatch):
-		return ExitMismatch
-	case errors.Is(err, context.Canceled):
-		return ExitFailure
-	}
-	return ExitFailure
+	return &cliError{code: exitcode.Of(err), err: err, hints: hints}
 }
 
 // hintsOf collects hints from every cliError and hinted error in err's chain.

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"errors"
+	"github.com/custodian-forensics/custodian/internal/exitcode"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,17 +94,17 @@ func TestSignKeyPassphrase(t *testing.T) {
 	}
 	t.Setenv(passphraseEnv, "wrong")
 	_, err := loadSigner(key, strings.NewReader(""), os.Stderr)
-	if exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "wrong passphrase") || len(hintsOf(err)) == 0 {
-		t.Errorf("wrong passphrase: %v (exit %d)", err, exitCode(err))
+	if exitcode.Of(err) != ExitUsage || !strings.Contains(err.Error(), "wrong passphrase") || len(hintsOf(err)) == 0 {
+		t.Errorf("wrong passphrase: %v (exit %d)", err, exitcode.Of(err))
 	}
 	os.Unsetenv(passphraseEnv)
 	_, err = loadSigner(key, strings.NewReader(""), os.Stderr) // stdin is not a terminal
-	if exitCode(err) != ExitUsage || !strings.Contains(strings.Join(hintsOf(err), " "), passphraseEnv) {
+	if exitcode.Of(err) != ExitUsage || !strings.Contains(strings.Join(hintsOf(err), " "), passphraseEnv) {
 		t.Errorf("no passphrase: %v %v", err, hintsOf(err))
 	}
 	t.Setenv("SSH_AUTH_SOCK", "")
 	if _, err = loadSigner("agent:", strings.NewReader(""), os.Stderr); !errors.Is(err, report.ErrNoAgent) ||
-		exitCode(err) != ExitUsage || len(hintsOf(err)) == 0 {
+		exitcode.Of(err) != ExitUsage || len(hintsOf(err)) == 0 {
 		t.Errorf("no agent: %v", err)
 	}
 	if s, err := loadSigner("", nil, nil); s != nil || err != nil {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/custodian-forensics/custodian/acquire"
+	"github.com/custodian-forensics/custodian/internal/exitcode"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -32,14 +33,26 @@ type progressOutput struct {
 
 func newProgressOutput(g *globalOptions, jsonFlag bool) *progressOutput {
 	p := &progressOutput{stdout: g.stdout, stderr: g.stderr, jsonLines: jsonFlag || !isTerminal(g.stderr)}
-	p.enc = json.NewEncoder(g.stdout)
-	p.enc.SetEscapeHTML(false)
+	p.enc = newJSONEncoder(g.stdout, "")
 	return p
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether a stream (an io.Reader or io.Writer) is a
+// terminal. Every command asks it here.
+func isTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// newJSONEncoder is the encoder of every --json output: no HTML escaping
+// (a "&" in a case note stays "&"), indent as given ("" for JSON lines).
+func newJSONEncoder(w io.Writer, indent string) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if indent != "" {
+		enc.SetIndent("", indent)
+	}
+	return enc
 }
 
 // progressLine is one JSON progress line.
@@ -184,7 +197,7 @@ func (p *progressOutput) result(r *report.Report, reportPath string, err error) 
 		summary(p.stdout, r, reportPath)
 		return
 	}
-	line := resultLine{Type: "result", Status: r.Status, ExitCode: exitCode(err), Report: reportPath,
+	line := resultLine{Type: "result", Status: r.Status, ExitCode: exitcode.Of(err), Report: reportPath,
 		Source: r.Source.Path, Size: r.Source.Size, BytesAcquired: r.BytesAcquired, Hashes: r.Hashes,
 		Segments: len(r.Image.Segments), Unreadable: r.Unreadable}
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/custodian-forensics/custodian/internal/exitcode"
 )
 
 // globalOptions is what every command shares: the streams it talks through
@@ -55,7 +57,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			printError(stderr, err)
 		}
 	}
-	return exitCode(err)
+	return exitcode.Of(err)
 }
 
 // silentError is an error whose message the command has already shown (for

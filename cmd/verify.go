@@ -1,17 +1,20 @@
 package cmd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/custodian-forensics/custodian/acquire"
+	"github.com/custodian-forensics/custodian/internal/exitcode"
 	"github.com/custodian-forensics/custodian/report"
+	"github.com/custodian-forensics/custodian/report/verify"
 )
 
 type verifyOptions struct {
@@ -81,34 +84,30 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 	if o.pubKey != "" && o.allowedSigners != "" {
 		return usageError(errors.New("--pubkey and --allowed-signers exclude each other"))
 	}
-	vo := report.VerifyOptions{
-		AllowedSigners: o.allowedSigners,
-		Identity:       o.identity,
-		PubKey:         o.pubKey,
-		Source:         o.source,
-		OpenImage:      acquire.OpenImage,
-		OpenSource:     acquire.OpenSource,
+	vo := verify.Options{
+		Trust:  report.Trust{AllowedSigners: o.allowedSigners, Identity: o.identity, PubKey: o.pubKey},
+		Source: o.source,
 	}
 	if !o.json {
 		vo.OnCheck = func(c report.Check) { printCheck(out, c) }
 	}
-	res, err := report.Verify(cmd.Context(), path, vo)
-	if res == nil {
-		switch {
-		case errors.Is(err, report.ErrVerifyOptions):
-			return usageError(err)
-		case errors.Is(err, fs.ErrNotExist):
-			return withCode(ExitFailure, err, "give an evidence folder holding NAME.report.json, or the report file")
-		}
-		return withCode(ExitFailure, err)
+	v := verify.New(path, vo)
+	stop := func() {}
+	if !o.json && isTerminal(cmd.ErrOrStderr()) {
+		stop = verifyBar(cmd.ErrOrStderr(), v.Progress)
 	}
-	code := verifyExitCode(res.Result)
+	res, err := v.Run(cmd.Context())
+	stop()
+	if res == nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return withHints(err, "give an evidence folder holding NAME.report.json, or the report file")
+		}
+		return withHints(err)
+	}
+	code := exitcode.Of(err)
 	if o.json {
-		enc := json.NewEncoder(out)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(struct {
-			*report.VerifyResult
+		if jerr := newJSONEncoder(out, "  ").Encode(struct {
+			*verify.Result
 			ExitCode int `json:"exit_code"`
 		}{res, code}); jerr != nil {
 			return withCode(ExitFailure, jerr)
@@ -117,19 +116,45 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 		fmt.Fprintln(out, verifySummary(res))
 	}
 	if err != nil {
-		return withCode(code, err)
+		return withHints(err)
 	}
 	return nil
 }
 
-func verifyExitCode(result string) int {
-	switch result {
-	case report.ResultOK:
-		return ExitOK
-	case report.ResultMismatch:
-		return ExitMismatch
-	}
-	return ExitFailure
+// verifyBar draws a progress bar of a verification on a terminal until the
+// returned function is called.
+func verifyBar(w io.Writer, poll func() verify.Progress) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		var bar *progressbar.ProgressBar
+		for {
+			select {
+			case <-done:
+				if bar != nil {
+					bar.Set64(poll().Done)
+					bar.Finish()
+					fmt.Fprintln(w)
+				}
+				return
+			case <-t.C:
+				p := poll()
+				if bar == nil && p.Total > 0 {
+					bar = progressbar.NewOptions64(p.Total,
+						progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("verifying"),
+						progressbar.OptionShowBytes(true), progressbar.OptionShowCount(),
+						progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
+						progressbar.OptionThrottle(100*time.Millisecond))
+				}
+				if bar != nil {
+					bar.Set64(p.Done)
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // printCheck writes one check as an aligned line, the outcome first and in
@@ -142,7 +167,7 @@ func printCheck(w io.Writer, c report.Check) {
 	fmt.Fprintf(w, "%-9s  %-9s  %s: %s\n", status, c.Name, c.Subject, c.Detail)
 }
 
-func verifySummary(res *report.VerifyResult) string {
+func verifySummary(res *verify.Result) string {
 	var bad []string
 	signed := ""
 	for _, c := range res.Checks {
@@ -161,11 +186,11 @@ func verifySummary(res *report.VerifyResult) string {
 		}
 	}
 	switch res.Result {
-	case report.ResultOK:
+	case verify.ResultOK:
 		return fmt.Sprintf("result: OK, everything matches (%s)", signed)
-	case report.ResultMismatch:
+	case verify.ResultMismatch:
 		return "result: MISMATCH in " + strings.Join(bad, ", ")
-	case report.ResultMissing:
+	case verify.ResultMissing:
 		return "result: MISSING " + strings.Join(bad, ", ")
 	}
 	return "result: ERROR, could not verify " + strings.Join(bad, ", ")

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"syscall"
 
 	"github.com/custodian-forensics/custodian/internal/atomicfile"
 )
@@ -34,14 +35,28 @@ const (
 // replaced report is removed before the new report is written, so that a
 // crash in between leaves an unsigned report, never a mismatched pair.
 func WriteFiles(dir, name string, r *Report, s Signer) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	defer root.Close()
+	return WriteFilesIn(root, name, r, s)
+}
+
+// ReportMode is the mode of the report files: readable by the owner and the
+// folder's group, like the image files, never by everyone (case notes are
+// in them), and read-only (they are replaced by rename, never rewritten).
+const ReportMode = 0o440
+
+// WriteFilesIn is [WriteFiles] in the folder root: every file is opened
+// through the folder's handle, never following a symbolic link, and an
+// existing report is read only if it is a regular file.
+func WriteFilesIn(root *os.Root, name string, r *Report, s Signer) error {
 	if err := checkFileName(name); err != nil {
 		return fmt.Errorf("write report: name: %w", err)
 	}
-	jsonPath := filepath.Join(dir, name+JSONSuffix)
-	sigPath := filepath.Join(dir, name+SignatureSuffix)
-	txtPath := filepath.Join(dir, name+TextSuffix)
-
-	if err := replaceable(jsonPath); err != nil {
+	jsonName, sigName, txtName := name+JSONSuffix, name+SignatureSuffix, name+TextSuffix
+	if err := replaceable(root, jsonName); err != nil {
 		return err
 	}
 
@@ -65,36 +80,47 @@ func WriteFiles(dir, name string, r *Report, s Signer) error {
 		return fmt.Errorf("render text report: %w", err)
 	}
 
-	if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := root.Remove(sigName); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove stale signature: %w", err)
 	}
-	if err := atomicfile.WriteFile(jsonPath, data, 0o644); err != nil {
+	if err := atomicfile.WriteFileIn(root, jsonName, data, ReportMode); err != nil {
 		return err
 	}
 	if sig != nil {
-		if err := atomicfile.WriteFile(sigPath, sig, 0o644); err != nil {
+		if err := atomicfile.WriteFileIn(root, sigName, sig, ReportMode); err != nil {
 			return err
 		}
 	}
-	return atomicfile.WriteFile(txtPath, txt.Bytes(), 0o644)
+	return atomicfile.WriteFileIn(root, txtName, txt.Bytes(), ReportMode)
 }
 
-// replaceable returns nil if path does not exist or holds a report whose
-// status is not complete.
-func replaceable(path string) error {
-	old, err := os.ReadFile(path)
+// maxExistingReport bounds what replaceable reads of an existing report.
+const maxExistingReport = 64 << 20
+
+// replaceable returns nil if name does not exist in root or is a regular
+// file holding a report whose status is not complete.
+func replaceable(root *os.Root, name string) error {
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("write report: %s exists and cannot be read as a report (%v): %w", name, err, fs.ErrExist)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("write report: %s exists and is not a regular file: %w", name, fs.ErrExist)
+	}
+	old, err := io.ReadAll(io.LimitReader(f, maxExistingReport))
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	prev, perr := Parse(old)
 	switch {
 	case perr != nil:
-		return fmt.Errorf("write report: %s exists and is not a custodian report (%v): %w", path, perr, fs.ErrExist)
+		return fmt.Errorf("write report: %s exists and is not a custodian report (%v): %w", name, perr, fs.ErrExist)
 	case prev.Status == StatusComplete:
-		return fmt.Errorf("write report: %s exists and records a complete acquisition: %w", path, fs.ErrExist)
+		return fmt.Errorf("write report: %s exists and records a complete acquisition: %w", name, fs.ErrExist)
 	}
 	return nil
 }

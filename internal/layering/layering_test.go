@@ -60,6 +60,50 @@ func TestLibrariesStayCLIFree(t *testing.T) {
 	}
 }
 
+// formatPackages are the image format implementations: only acquire (which
+// keeps the one lookup of formats by name) imports them, so the pipeline,
+// the verifier and the CLI reach every format through the acquire/format
+// seam.
+var formatPackages = []string{"acquire/raw", "acquire/ewf"}
+
+// TestFormatsBehindTheSeam: the format packages are imported only by
+// acquire; report imports no image package at all (it reads no image
+// files); cmd imports no format package.
+func TestFormatsBehindTheSeam(t *testing.T) {
+	const mod = "github.com/custodian-forensics/custodian/"
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", mod+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		for _, imp := range p.Imports {
+			for _, f := range formatPackages {
+				if imp == mod+f && p.ImportPath != mod+"acquire" {
+					t.Errorf("%s imports the format package %s: reach formats through acquire.LookupFormat", p.ImportPath, f)
+				}
+			}
+			if p.ImportPath == mod+"report" && (strings.HasPrefix(imp, mod+"acquire") || imp == mod+"blockdev") {
+				t.Errorf("report imports %s: the report package reads no image files or devices", imp)
+			}
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("go list listed %d packages", seen)
+	}
+}
+
 func isLibrary(mod, path string) bool {
 	for _, l := range libraries {
 		if path == mod+l || strings.HasPrefix(path, mod+l+"/") {

@@ -1,0 +1,76 @@
+package acquire
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/custodian-forensics/custodian/acquire/format"
+	"github.com/custodian-forensics/custodian/acquire/raw"
+)
+
+// formats are the image formats this version writes and reads, in the
+// order help texts list them. This is the one place that knows them.
+var formats = []format.Format{raw.Format{}}
+
+// LookupFormat returns the format called name. An unknown name gives an
+// error wrapping ErrUsage that lists the known ones.
+func LookupFormat(name string) (format.Format, error) {
+	for _, f := range formats {
+		if f.Name() == name {
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: image format %q is not supported (supported: %s)", ErrUsage, name, strings.Join(FormatNames(), ", "))
+}
+
+// FormatNames lists the formats' names.
+func FormatNames() []string {
+	out := make([]string, len(formats))
+	for i, f := range formats {
+		out[i] = f.Name()
+	}
+	return out
+}
+
+// existingOutputs lists the files in dir that an acquisition named name
+// would create or that an earlier one left: image files of any format
+// (final or partial), reports, the journal.
+func existingOutputs(root *os.Root, name string) ([]string, error) {
+	if root == nil {
+		return nil, nil // the folder does not exist yet
+	}
+	d, err := root.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if ownedFile(name, e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// ownedFile reports whether file is one an acquisition named name writes.
+func ownedFile(name, file string) bool {
+	rest, ok := strings.CutPrefix(file, name+".")
+	if !ok {
+		return false
+	}
+	if strings.HasPrefix(rest, "report.") || rest == "journal" || strings.HasPrefix(rest, "journal.") {
+		return true
+	}
+	for _, f := range formats {
+		if f.Owns(name, file) {
+			return true
+		}
+	}
+	return false
+}

@@ -247,4 +247,3 @@ func TestVerifySource(t *testing.T) {
 		t.Fatalf("changed source: %v %+v", err, res.Checks)
 	}
 }
-

@@ -261,3 +261,51 @@ func TestResumeRefusedWhenSourceWritten(t *testing.T) {
 		})
 	}
 }
+
+// TestNoWriteBlockPartitionComparesCounters: with --no-writeblock on a
+// partition, the disk's write counter is still compared: a write through
+// the disk node during the run (Linux counts it on the disk only) makes the
+// acquisition fail. The old code passed the disk's path where a kernel
+// name was needed, dropped the error, and compared nothing.
+func TestNoWriteBlockPartitionComparesCounters(t *testing.T) {
+	looptest.RequireRoot(t)
+	img := filepath.Join(t.TempDir(), "disk.img")
+	looptest.MakePartitionedImage(t, img, 8<<20, 512, 2)
+	fillImage(t, img, 512, 5)
+	dev := looptest.Attach(t, img, looptest.Options{Partscan: true})
+	parts := looptest.Partitions(dev)
+	if len(parts) != 2 {
+		t.Fatalf("partitions of %s: %v", dev, parts)
+	}
+	start, _ := looptest.PartitionLayout(8<<20, 512, 2, 1)
+	o := testOptions()
+	o.WriteBlock = false
+	o.ReadSize = 64 << 10
+	a := New(parts[0], t.TempDir(), o)
+	wrote := false
+	a.afterRead = func(off int64) {
+		if wrote || off < 256<<10 {
+			return
+		}
+		wrote = true
+		f, err := os.OpenFile(dev, os.O_WRONLY|os.O_SYNC, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		if _, err := f.WriteAt(bytes.Repeat([]byte("x"), 4096), start+1<<20); err != nil {
+			t.Error(err)
+		}
+	}
+	r, err := a.Run(context.Background())
+	if !wrote {
+		t.Fatal("the test did not write")
+	}
+	if !errors.Is(err, ErrSourceWritten) || r == nil || r.Status != report.StatusFailed {
+		t.Fatalf("a write through the disk node during a --no-writeblock run: err %v, report %+v", err, r)
+	}
+	if !r.Source.WriteBlock.CounterChecked || r.Source.SectorsWrittenDuring < 8 {
+		t.Errorf("counter checked %v, %d sectors written: the disk's counter was not compared", r.Source.WriteBlock.CounterChecked, r.Source.SectorsWrittenDuring)
+	}
+}

@@ -29,16 +29,17 @@ func (a *Acquisition) writeBlock(r *report.Report, dev *blockdev.Device) (*write
 	}
 	if !a.o.WriteBlock {
 		a.note("warning", "writeblock", "write-blocking disabled (--no-writeblock): the source's read-only flag was not set")
-		if info := a.info; info != nil {
-			disk := info.Name
-			if info.Parent != "" {
-				disk = info.Parent
-			}
-			if st, err := blockdev.WriteStats(disk); err == nil {
-				wb.statName, wb.statStart = disk, st.SectorsWritten
-				r.Source.WriteBlock.CounterChecked = true
-			}
+		// The disk's counter, not the partition's: Linux counts writes
+		// through the disk node on the disk only, and they can reach a
+		// partition's sectors.
+		disk := a.diskName()
+		st, err := blockdev.WriteStats(disk)
+		if err != nil {
+			a.note("warning", "writeblock", fmt.Sprintf("cannot read the write counters of %q (%v): nothing will prove the source unchanged", disk, err))
+			return wb, nil
 		}
+		wb.statName, wb.statStart = disk, st.SectorsWritten
+		r.Source.WriteBlock.CounterChecked = true
 		return wb, nil
 	}
 	p, err := blockdev.Protect(a.source)
@@ -77,6 +78,7 @@ func (wb *writeBlocker) finish(r *report.Report, a *Acquisition) {
 			r.Source.SectorsWrittenDuring = st.SectorsWritten - wb.statStart
 		} else {
 			r.Source.WriteBlock.CounterChecked = false
+			a.note("warning", "writeblock", fmt.Sprintf("could not read the write counters after imaging: %v", err))
 		}
 	}
 	wb.release(r, a)

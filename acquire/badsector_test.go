@@ -53,9 +53,9 @@ func hashesOf(data []byte) report.Hashes {
 	return report.Hashes{"md5": hex.EncodeToString(m[:]), "sha1": hex.EncodeToString(s1[:]), "sha256": hex.EncodeToString(s256[:])}
 }
 
-// acquired images dev and returns the report, Run's error, the image's
-// bytes and how long Run took.
-func acquired(t *testing.T, dev string, o acquire.Options) (*report.Report, error, []byte, time.Duration) {
+// acquired images dev and returns the report, the image's bytes, how long
+// Run took and Run's error.
+func acquired(t *testing.T, dev string, o acquire.Options) (*report.Report, []byte, time.Duration, error) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "out")
 	start := time.Now()
@@ -72,7 +72,7 @@ func acquired(t *testing.T, dev string, o acquire.Options) (*report.Report, erro
 		}
 		img = append(img, b...)
 	}
-	return r, err, img, took
+	return r, img, took, err
 }
 
 // zeroed returns a copy of data with the ranges set to zero.
@@ -163,7 +163,7 @@ func TestBadSectorsOnLoopDevice(t *testing.T) {
 			d := faultdisk.Device(t, o, tc.sector)
 			requireDirectIO(t, d.Dev)
 			opts := badOptions()
-			r, err, img, took := acquired(t, d.Dev, opts)
+			r, img, took, err := acquired(t, d.Dev, opts)
 			t.Logf("%v, %d FUSE reads (%d failed)", took.Round(time.Millisecond), len(d.Reads()), d.Failures())
 
 			if !errors.Is(err, acquire.ErrUnreadable) {
@@ -229,7 +229,7 @@ func TestFlakySector(t *testing.T) {
 	o := faultdisk.Options{Size: diskSize, Content: faultdisk.Pattern(3), Flaky: []faultdisk.Flaky{fl}}
 	d := faultdisk.Device(t, o, 512)
 	opts := badOptions()
-	r, err, img, _ := acquired(t, d.Dev, opts)
+	r, img, _, err := acquired(t, d.Dev, opts)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -268,7 +268,7 @@ func TestFlakySectorRetried(t *testing.T) {
 	requireDirectIO(t, d.Dev)
 	opts := badOptions()
 	opts.Retries = 8
-	r, err, img, _ := acquired(t, d.Dev, opts)
+	r, img, _, err := acquired(t, d.Dev, opts)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -314,7 +314,7 @@ func TestOneBadSectorTiming(t *testing.T) {
 			}
 			opts := badOptions()
 			opts.ReadSize = acquire.DefaultReadSize
-			r, err, img, took := acquired(t, d.Dev, opts)
+			r, img, took, err := acquired(t, d.Dev, opts)
 			want := []report.Range{}
 			if tc.bad != nil {
 				want = []report.Range{{Offset: bad.Offset, Length: bad.Length}}

@@ -64,11 +64,10 @@ func (p *pool) put(b []byte) { p.free <- b }
 // send function for the producer and a wait function. The first error of any
 // stage cancels ctx; wait returns it.
 type fanout struct {
-	g       *errgroup.Group
-	ctx     context.Context
-	queues  []chan *block
-	pool    *pool
-	onState func(m *marker, i int, state any)
+	g      *errgroup.Group
+	ctx    context.Context
+	queues []chan *block
+	pool   *pool
 }
 
 func newFanout(ctx context.Context, consumers []consumer, depth int, p *pool) *fanout {

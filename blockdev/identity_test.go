@@ -201,13 +201,13 @@ func TestSanitize(t *testing.T) {
 	}
 }
 
-func checkPrintable(t *testing.T, s string, max int) {
+func checkPrintable(t *testing.T, s string, limit int) {
 	t.Helper()
 	if !utf8.ValidString(s) {
 		t.Fatalf("invalid UTF-8: %q", s)
 	}
-	if len(s) > max {
-		t.Fatalf("%d bytes > %d: %q", len(s), max, s)
+	if len(s) > limit {
+		t.Fatalf("%d bytes > %d: %q", len(s), limit, s)
 	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {

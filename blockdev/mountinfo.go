@@ -52,12 +52,12 @@ func parseMountLine(line string) (Mount, bool) {
 	if len(f) < 7 {
 		return Mount{}, false
 	}
-	maj, min, ok := strings.Cut(f[2], ":")
+	maj, mnr, ok := strings.Cut(f[2], ":")
 	if !ok {
 		return Mount{}, false
 	}
 	ma, err1 := strconv.ParseUint(maj, 10, 32)
-	mi, err2 := strconv.ParseUint(min, 10, 32)
+	mi, err2 := strconv.ParseUint(mnr, 10, 32)
 	if err1 != nil || err2 != nil {
 		return Mount{}, false
 	}

@@ -22,7 +22,7 @@ func Sanitize(s string) string {
 	return sanitizeN(s, MaxIdentityLen)
 }
 
-func sanitizeN(s string, max int) string {
+func sanitizeN(s string, limit int) string {
 	s = strings.TrimFunc(s, func(r rune) bool { return r == 0 || unicode.IsSpace(r) })
 	const ellipsis = "…"
 	var b strings.Builder
@@ -44,7 +44,7 @@ func sanitizeN(s string, max int) string {
 		default:
 			piece = `\U` + hex2(byte(r>>24)) + hex2(byte(r>>16)) + hex2(byte(r>>8)) + hex2(byte(r))
 		}
-		if b.Len()+len(piece) > max {
+		if b.Len()+len(piece) > limit {
 			// Too long: cut at the last piece boundary that leaves room
 			// for the ellipsis.
 			out := b.String()
@@ -53,11 +53,11 @@ func sanitizeN(s string, max int) string {
 			}
 			return out[:cut] + ellipsis
 		}
-		if b.Len() <= max-len(ellipsis) {
+		if b.Len() <= limit-len(ellipsis) {
 			cut = b.Len()
 		}
 		b.WriteString(piece)
-		if b.Len() <= max-len(ellipsis) {
+		if b.Len() <= limit-len(ellipsis) {
 			cut = b.Len()
 		}
 		i += size

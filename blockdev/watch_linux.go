@@ -164,7 +164,7 @@ func (w *watcher) run(ctx context.Context) error {
 		defer wg.Done()
 		select {
 		case <-ctx.Done():
-			unix.Write(wakeFd, []byte{0})
+			_, _ = unix.Write(wakeFd, []byte{0}) // a wake-up byte; the pipe cannot be full
 		case <-done:
 		}
 	}()

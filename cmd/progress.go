@@ -111,7 +111,7 @@ func (p *progressOutput) update(pr acquire.Progress, rate int64, final bool) {
 				pct = float64(pr.Verified) * 100 / float64(pr.Total)
 			}
 		}
-		p.enc.Encode(progressLine{Type: "progress", Time: time.Now().UTC().Format(time.RFC3339), Progress: pr, Percent: pct, Rate: rate})
+		_ = p.enc.Encode(progressLine{Type: "progress", Time: time.Now().UTC().Format(time.RFC3339), Progress: pr, Percent: pct, Rate: rate})
 		return
 	}
 	if pr.Phase != p.phase && (pr.Phase == acquire.PhaseImage || pr.Phase == acquire.PhaseVerify) {
@@ -133,9 +133,10 @@ func (p *progressOutput) update(pr acquire.Progress, rate int64, final bool) {
 	if p.bar == nil {
 		return
 	}
-	if pr.Phase == acquire.PhaseVerify {
+	switch pr.Phase {
+	case acquire.PhaseVerify:
 		p.bar.Set64(pr.Verified)
-	} else if pr.Phase == acquire.PhaseImage {
+	case acquire.PhaseImage:
 		p.bar.Set64(pr.Done)
 	}
 	if final {
@@ -151,7 +152,7 @@ func (p *progressOutput) event(e report.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.jsonLines {
-		p.enc.Encode(struct {
+		_ = p.enc.Encode(struct {
 			Type string `json:"type"`
 			report.Event
 		}{"event", e})
@@ -210,6 +211,6 @@ func (p *progressOutput) result(r *report.Report, reportPath string, err error) 
 		v := r.Verification.Matched
 		line.Verified = &v
 	}
-	p.enc.Encode(line)
+	_ = p.enc.Encode(line)
 	summary(p.stderr, r, reportPath)
 }

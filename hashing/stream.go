@@ -30,7 +30,8 @@ func ParseNames(names []string) (Set, error) {
 // SumReader reads r to its end and returns the digests of set, computed in
 // parallel, and the number of bytes read. It checks ctx between buffers.
 // When tee is not nil, every byte read is also written to it, concurrently
-// with the hashing.
+// with the hashing; tee must not fail (a counter, another hasher): its
+// errors are not looked at.
 func SumReader(ctx context.Context, r io.Reader, set Set, tee io.Writer) (Sums, int64, error) {
 	p := NewParallel(set)
 	defer p.Close()
@@ -44,7 +45,7 @@ func SumReader(ctx context.Context, r io.Reader, set Set, tee io.Writer) (Sums, 
 		if k > 0 {
 			var wg sync.WaitGroup
 			if tee != nil {
-				wg.Go(func() { tee.Write(buf[:k]) })
+				wg.Go(func() { _, _ = tee.Write(buf[:k]) })
 			}
 			p.Write(buf[:k])
 			wg.Wait()

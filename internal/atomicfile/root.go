@@ -27,7 +27,7 @@ func WriteFileIn(root *os.Root, name string, data []byte, perm fs.FileMode) (err
 	defer func() {
 		if err != nil {
 			f.Close()
-			root.Remove(tmp)
+			_ = root.Remove(tmp) // best effort: the error being returned matters more
 		}
 	}()
 	if _, err = f.Write(data); err != nil {

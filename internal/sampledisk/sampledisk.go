@@ -118,7 +118,8 @@ func UnallocatedPattern(lba uint32) string {
 
 func fillPattern(sec []byte, lba uint32) {
 	p := UnallocatedPattern(lba)
-	for i := 0; i < len(sec); i += copy(sec[i:], p) {
+	for i := 0; i < len(sec); {
+		i += copy(sec[i:], p)
 	}
 	sec[len(sec)-1] = '\n'
 }

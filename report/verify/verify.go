@@ -432,7 +432,6 @@ type segmentVisitor struct {
 	cur   *hashing.Parallel
 	curI  int
 	ok    bool
-	count counter
 }
 
 func (sv *segmentVisitor) BeginFile(i int) io.Writer {

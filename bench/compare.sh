@@ -7,6 +7,8 @@
 #   SIZE_GIB=8 sudo bash bench/compare.sh # memory check: peak RSS must not grow with the source
 #   DEST=/dev/shm sudo bash bench/compare.sh  # output to tmpfs: the CPU-bound case
 #   ONLY=custodian SIZE_GIB=8 sudo bash bench/compare.sh  # custodian rows only
+#   BASELINE=REV ONLY=custodian sudo bash bench/compare.sh # also custodian built at git REV,
+#                                         # interleaved in the same rounds (before/after a change)
 #
 # "Same hashes" as dc3dd/dcfldd means whole-image md5+sha1+sha256, so the
 # custodian-1seg and -640MiB rows use --segment-hash none; custodian-default
@@ -37,6 +39,13 @@ trap cleanup EXIT
 
 echo "== building custodian"
 (cd "$REPO" && go build -o "$WORK/custodian" ./cmd/custodian)
+if [ -n "${BASELINE:-}" ]; then
+  echo "== building custodian at $BASELINE (baseline)"
+  base="$WORK/baseline-src"
+  rm -rf "$base"; mkdir -p "$base"
+  (cd "$REPO" && git archive "$BASELINE") | tar -x -C "$base"
+  (cd "$base" && go build -o "$WORK/custodian-baseline" ./cmd/custodian)
+fi
 
 src="$WORK/source-${SIZE_GIB}g.img"
 bytes=$((SIZE_GIB << 30))
@@ -83,6 +92,7 @@ report() { # report NAME: median of the rounds
 }
 
 tools=(custodian-1seg custodian-640MiB custodian-default)
+[ -z "${BASELINE:-}" ] || tools+=(baseline-1seg baseline-default)
 [ "${ONLY:-}" = custodian ] || tools+=(dc3dd dcfldd dd-copy md5sum sha1sum sha256sum)
 echo "== $ROUNDS interleaved rounds, md5+sha1+sha256, output to $DEST"
 for round in $(seq "$ROUNDS"); do
@@ -91,6 +101,8 @@ for round in $(seq "$ROUNDS"); do
     custodian-1seg)    run "$t" "$WORK/custodian" acquire "$dev" -o "$(o $t)" --name img --hash md5,sha1,sha256 --segment-hash none --segment-size 0 --json ;;
     custodian-640MiB)  run "$t" "$WORK/custodian" acquire "$dev" -o "$(o $t)" --name img --hash md5,sha1,sha256 --segment-hash none --segment-size 640MiB --json ;;
     custodian-default) run "$t" "$WORK/custodian" acquire "$dev" -o "$(o $t)" --name img --hash md5,sha1,sha256 --json ;;
+    baseline-1seg)     run "$t" "$WORK/custodian-baseline" acquire "$dev" -o "$(o $t)" --name img --hash md5,sha1,sha256 --segment-hash none --segment-size 0 --json ;;
+    baseline-default)  run "$t" "$WORK/custodian-baseline" acquire "$dev" -o "$(o $t)" --name img --hash md5,sha1,sha256 --json ;;
     dc3dd)             run "$t" dc3dd if="$dev" of="$(o $t)/img.raw" hash=md5 hash=sha1 hash=sha256 log="$(o $t)/log" ;;
     dcfldd)            run "$t" dcfldd if="$dev" of="$(o $t)/img.raw" hash=md5,sha1,sha256 hashlog="$(o $t)/hashes" ;;
     dd-copy)           run "$t" dd if="$dev" of="$(o $t)/img.raw" bs=4M ;;
@@ -99,6 +111,10 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 for t in "${tools[@]}"; do report "$t"; done
+if [ -n "${BASELINE:-}" ]; then
+  printf 'this tree vs %s, 1 segment:  %5.2fx time\n' "$BASELINE" "$(echo "${secs[custodian-1seg]} / ${secs[baseline-1seg]}" | bc -l)"
+  printf 'this tree vs %s, default:    %5.2fx time\n' "$BASELINE" "$(echo "${secs[custodian-default]} / ${secs[baseline-default]}" | bc -l)"
+fi
 if [ "${ONLY:-}" = custodian ]; then exit 0; fi
 
 echo "== Go's hashes, one core (go test -bench BenchmarkAlgorithm ./hashing)"

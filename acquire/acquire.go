@@ -14,11 +14,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
 	"github.com/custodian-forensics/custodian/report"
+	"golang.org/x/sys/unix"
 )
 
 // Phase names what an acquisition is doing, for progress displays.
@@ -68,8 +70,9 @@ type Acquisition struct {
 	infoErr error
 
 	// root is the output folder, once it exists: every file is read and
-	// written through it.
+	// written through it. lock is the folder opened for its flock.
 	root *os.Root
+	lock *os.File
 
 	mu     sync.Mutex
 	events []report.Event
@@ -145,7 +148,7 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 	r.Image = report.Image{Format: o.Format, Name: o.Name, SegmentSize: o.SegmentSize, Segments: []report.Segment{}}
 	r.Settings = report.Settings{
 		HashAlgorithms: o.Hashes.Names(), HashWindow: o.HashWindow, ReadSize: o.ReadSize,
-		Retries: o.Retries, Resumed: o.Resume,
+		Retries: o.Retries, Resumed: o.Resume, Origins: slices.Clone(o.Origins),
 	}
 
 	dev, err := blockdev.Open(a.source, blockdev.OpenOptions{Exclusive: true, AllowBusy: o.AllowBusy})
@@ -174,13 +177,8 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 		if j, err = a.loadJournal(dev); err != nil {
 			return nil, err
 		}
-	} else if existing, err := existingOutputs(a.root, o.Name); err != nil {
-		return nil, fmt.Errorf("%w: read output folder: %w", ErrUsage, err)
-	} else if len(existing) > 0 {
-		return nil, &refusal{
-			err:  fmt.Errorf("%w: %s already holds files of an image named %q (%s)", ErrUsage, a.dir, o.Name, strings.Join(existing, ", ")),
-			hint: "choose another --name or output folder, or pass --resume to continue an interrupted acquisition",
-		}
+	} else if existing, err := existingOutputs(a.root, o.Name); err != nil || len(existing) > 0 {
+		return nil, a.existingRefusal(existing, err)
 	}
 	spec := a.spec(r, dev)
 	plan, err := f.Plan(spec)
@@ -271,8 +269,7 @@ func (a *Acquisition) openExisting() error {
 	case err != nil:
 		return fmt.Errorf("%w: open output folder: %w", ErrUsage, err)
 	}
-	a.root = root
-	return nil
+	return a.adopt(root)
 }
 
 // openFolder creates the output folder if needed and opens it: every file
@@ -288,14 +285,102 @@ func (a *Acquisition) openFolder() (*os.Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: open output folder: %w", ErrUsage, err)
 	}
-	a.root = root
+	if err := a.adopt(root); err != nil {
+		return nil, err
+	}
+	// Another run may have created the folder and started in it between
+	// our first look and now: look again, under the lock.
+	if !a.o.Resume {
+		if existing, err := existingOutputs(root, a.o.Name); err != nil || len(existing) > 0 {
+			return nil, a.existingRefusal(existing, err)
+		}
+	}
 	return root, nil
 }
 
+// adopt checks the folder (see checkFolder), takes its lock and keeps the
+// handle.
+func (a *Acquisition) adopt(root *os.Root) error {
+	d, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		return fmt.Errorf("%w: open output folder: %w", ErrUsage, err)
+	}
+	if err := a.checkFolder(d); err != nil {
+		d.Close()
+		root.Close()
+		return err
+	}
+	// One acquisition at a time in a folder: the lock is on the folder
+	// itself (no lock file to leave behind), held until the run ends.
+	if err := unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		d.Close()
+		root.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return &refusal{
+				err:  fmt.Errorf("%w: another custodian acquisition is running in %s (it holds the folder's lock)", ErrUsage, a.dir),
+				hint: "wait for it to end, or choose another output folder",
+			}
+		}
+		return fmt.Errorf("%w: lock output folder: %w", ErrUsage, err)
+	}
+	a.root, a.lock = root, d
+	return nil
+}
+
+// checkFolder refuses an output folder that someone else could use to
+// redirect or read the image, as OpenSSH's StrictModes does: one owned by
+// another user, or writable by group or others (whoever can write a folder
+// can swap a file in it for a link, or create files the image is then
+// written into). --allow-foreign-folder overrides, with a warning.
+func (a *Acquisition) checkFolder(d *os.File) error {
+	fi, err := d.Stat()
+	if err != nil {
+		return fmt.Errorf("%w: output folder: %w", ErrUsage, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%w: output %s is not a folder", ErrUsage, a.dir)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	var why string
+	switch {
+	case int(st.Uid) != os.Geteuid():
+		why = fmt.Sprintf("is owned by uid %d, not by this user (uid %d)", st.Uid, os.Geteuid())
+	case fi.Mode().Perm()&0o022 != 0:
+		why = fmt.Sprintf("is writable by %s (mode %04o)", map[bool]string{true: "others", false: "its group"}[fi.Mode().Perm()&0o002 != 0], fi.Mode().Perm())
+	default:
+		return nil
+	}
+	if a.o.AllowForeignFolder {
+		a.note("warning", "folder", fmt.Sprintf("the output folder %s %s; used as asked (--allow-foreign-folder)", a.dir, why))
+		return nil
+	}
+	return &refusal{
+		err:  fmt.Errorf("%w: the output folder %s %s: another user could redirect or read the image", ErrUsage, a.dir, why),
+		hint: "write into a folder of your own that only you can write (e.g. mkdir -m 0750 /evidence/case-42), or pass --allow-foreign-folder if you trust everyone who can write it",
+	}
+}
+
 func (a *Acquisition) closeRoot() {
+	if a.lock != nil {
+		a.lock.Close() // releases the lock
+		a.lock = nil
+	}
 	if a.root != nil {
 		a.root.Close()
 		a.root = nil
+	}
+}
+
+// existingRefusal refuses an output folder that already holds files of an
+// image of this name.
+func (a *Acquisition) existingRefusal(existing []string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%w: read output folder: %w", ErrUsage, err)
+	}
+	return &refusal{
+		err:  fmt.Errorf("%w: %s already holds files of an image named %q (%s)", ErrUsage, a.dir, a.o.Name, strings.Join(existing, ", ")),
+		hint: "choose another --name or output folder, or pass --resume to continue an interrupted acquisition",
 	}
 }
 

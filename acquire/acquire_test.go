@@ -48,7 +48,8 @@ func testOptions() Options {
 		Hashes:        hashing.Set{hashing.MD5, hashing.SHA1, hashing.SHA256},
 		SegmentHashes: hashing.Set{hashing.SHA256},
 		ReadSize:      8192, Buffers: 4, Retries: 1,
-		Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
+		Now:       func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
+		tinySizes: true,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/internal/units"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -27,6 +28,17 @@ const (
 	// DefaultCheckpoint is how much is imaged between resume checkpoints.
 	// Each costs one fsync of the open segment and a journal rewrite.
 	DefaultCheckpoint = 1 << 30
+	// MinSegmentSize is the smallest segment (ewfacquire's minimum too):
+	// "--segment-size 2" (bytes, no unit) would otherwise make a file per
+	// two bytes.
+	MinSegmentSize = 1 << 20
+	// MinHashWindow is the smallest piecewise-hash window, for the same
+	// reason.
+	MinHashWindow = 1 << 20
+	// MaxBufferMemory caps Buffers × ReadSize: more never made imaging
+	// faster (see DefaultBuffers), and a typo must not end in an
+	// out-of-memory crash after the journal was written.
+	MaxBufferMemory = 1 << 30
 )
 
 // Options say how to acquire. The zero value is not usable; the CLI fills
@@ -70,6 +82,13 @@ type Options struct {
 	AllowBusy bool
 	// Force proceeds although the destination looks too small.
 	Force bool
+	// AllowForeignFolder writes into an existing output folder that is
+	// owned by another user or writable by group or others (refused by
+	// default: whoever can write the folder can redirect the image).
+	AllowForeignFolder bool
+	// Origins say where each non-default setting came from (recorded in
+	// the report).
+	Origins []report.SettingOrigin
 
 	// Signer, when set, signs the report.
 	Signer report.Signer
@@ -84,12 +103,18 @@ type Options struct {
 	OnEvent func(report.Event)
 	// Now is the clock (for tests); nil means time.Now.
 	Now func() time.Time
+
+	// tinySizes lets tests use segments and windows below the minimums.
+	tinySizes bool
 }
 
 // Check validates o and fills defaults. Its errors wrap ErrUsage.
 func (o *Options) Check() error {
-	if o.Name == "" || strings.ContainsAny(o.Name, "/\x00") || o.Name == "." || o.Name == ".." {
-		return fmt.Errorf("%w: invalid image name %q (a file name without '/')", ErrUsage, o.Name)
+	if err := report.CheckName(o.Name); err != nil {
+		return &refusal{
+			err:  fmt.Errorf("%w: invalid image name: %w", ErrUsage, err),
+			hint: fmt.Sprintf("--name takes a plain file name of up to %d bytes: letters, digits, '-', '_', '.', e.g. --name laptop-ssd", report.MaxNameLen),
+		}
 	}
 	if o.Format == "" {
 		o.Format = "raw"
@@ -103,6 +128,28 @@ func (o *Options) Check() error {
 	if o.SegmentSize < 0 || o.HashWindow < 0 || o.Retries < 0 {
 		return fmt.Errorf("%w: sizes and counts must not be negative", ErrUsage)
 	}
+	if !o.tinySizes {
+		if o.SegmentSize != 0 && o.SegmentSize < MinSegmentSize {
+			return &refusal{
+				err:  fmt.Errorf("%w: --segment-size %s is below the minimum of 1 MiB", ErrUsage, units.FormatExact(o.SegmentSize)),
+				hint: "give a unit: --segment-size 2GiB (a number without a unit means bytes), or 0 for one file",
+			}
+		}
+		if o.HashWindow != 0 && o.HashWindow < MinHashWindow {
+			return &refusal{
+				err:  fmt.Errorf("%w: --hash-window %s is below the minimum of 1 MiB", ErrUsage, units.FormatExact(o.HashWindow)),
+				hint: "give a unit: --hash-window 1GiB (a number without a unit means bytes), or 0 for none",
+			}
+		}
+	}
+	if o.SegmentSize%512 != 0 || o.HashWindow%512 != 0 {
+		if !o.tinySizes {
+			return &refusal{
+				err:  fmt.Errorf("%w: --segment-size and --hash-window must be multiples of 512 bytes (whole sectors)", ErrUsage),
+				hint: "use binary units: 640MiB, 2GiB",
+			}
+		}
+	}
 	if o.ReadSize == 0 {
 		o.ReadSize = DefaultReadSize
 	}
@@ -114,6 +161,13 @@ func (o *Options) Check() error {
 	}
 	if o.Buffers < 2 {
 		return fmt.Errorf("%w: at least 2 buffers are needed", ErrUsage)
+	}
+	if mem := int64(o.Buffers) * int64(o.ReadSize); mem > MaxBufferMemory {
+		return &refusal{
+			err: fmt.Errorf("%w: --buffers %d × --read-size %s = %s of buffers, more than the %s allowed",
+				ErrUsage, o.Buffers, units.FormatSize(int64(o.ReadSize)), units.FormatSize(mem), units.FormatSize(MaxBufferMemory)),
+			hint: fmt.Sprintf("the defaults (%d × %s) are enough to keep every core busy; lower --buffers or --read-size", DefaultBuffers, units.FormatSize(DefaultReadSize)),
+		}
 	}
 	if o.CheckpointEvery == 0 {
 		o.CheckpointEvery = DefaultCheckpoint

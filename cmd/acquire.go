@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/custodian-forensics/custodian/acquire"
 	"github.com/custodian-forensics/custodian/blockdev"
@@ -30,7 +31,7 @@ type acquireOptions struct {
 	caseInfo                                    report.Case
 	signKey                                     string
 	verify, resume, noWriteBlock, restoreWB     bool
-	allowBusy, force, json                      bool
+	allowBusy, force, json, allowForeign        bool
 }
 
 func newAcquireCommand(g *globalOptions) *cobra.Command {
@@ -69,7 +70,7 @@ NAME.report.txt, and NAME.journal while incomplete.
 	f.StringVar(&o.name, "name", "", "base name of the image files (default: from the source, e.g. sdb)")
 	f.StringVar(&o.format, "format", "raw", "image format: raw (NAME.001, NAME.002, …)")
 	f.Var(&o.segmentSize, "segment-size", "size of each image file, e.g. 2GiB, 640MB; 0 = one file")
-	f.Var(&o.hashes, "hash", "hashes of the whole image: md5, sha1, sha256, sha512 (comma-separated)")
+	f.Var(&hashList{set: &o.hashes}, "hash", "hashes of the whole image: md5, sha1, sha256, sha512 (comma-separated, or the flag repeated)")
 	f.StringVar(&o.segmentHash, "segment-hash", "auto", "hashes of each segment file (comma-separated), 'none', or 'auto' (sha256 if selected, else the first of --hash)")
 	f.Var(&o.hashWindow, "hash-window", "also hash every SIZE bytes piecewise (listed in the report); 0 = off")
 	f.StringVar(&o.compress, "compress", "", "compression for EWF: none, fast, best")
@@ -86,6 +87,7 @@ NAME.report.txt, and NAME.journal while incomplete.
 	f.BoolVar(&o.restoreWB, "restore-writeblock", false, "after imaging, put back the source's previous read-only state")
 	f.BoolVar(&o.allowBusy, "allow-busy", false, "image a source that is mounted or held by another driver")
 	f.BoolVar(&o.force, "force", false, "proceed although the destination looks too small")
+	f.BoolVar(&o.allowForeign, "allow-foreign-folder", false, "write into an existing output folder owned by another user or writable by others (refused by default)")
 	f.BoolVar(&o.json, "json", false, "JSON progress lines and a final JSON result on stdout; human text on stderr")
 	f.Var(&o.readSize, "read-size", "bytes per read (advanced)")
 	f.Var(&o.ckpt, "checkpoint-every", "save resume state every SIZE imaged, and at every segment end (each costs one fsync)")
@@ -137,7 +139,8 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		ReadSize: int(o.readSize), Buffers: o.buffers, Retries: o.retries, CheckpointEvery: int64(o.ckpt),
 		Verify: o.verify, Resume: o.resume,
 		WriteBlock: !o.noWriteBlock, RestoreWriteBlock: o.restoreWB,
-		AllowBusy: o.allowBusy, Force: o.force, Signer: signer,
+		AllowBusy: o.allowBusy, Force: o.force, AllowForeignFolder: o.allowForeign, Signer: signer,
+		Origins:     origins(g, f),
 		ToolVersion: Version(), CommandLine: append([]string{"custodian"}, g.args...),
 		OnEvent: out.event,
 	}
@@ -171,6 +174,18 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		return withHints(runErr, "something holds the source and writes to it (a mounted filesystem, md, dm); the image may not match the evidence as seized")
 	}
 	return runErr
+}
+
+// origins lists where each flag that was given a value came from, for the
+// report (passphrases never travel in flags).
+func origins(g *globalOptions, f *pflag.FlagSet) []report.SettingOrigin {
+	var out []report.SettingOrigin
+	f.VisitAll(func(fl *pflag.Flag) {
+		if from, ok := g.origins[fl.Name]; ok {
+			out = append(out, report.SettingOrigin{Setting: fl.Name, Value: fl.Value.String(), From: from})
+		}
+	})
+	return out
 }
 
 // sourceHint adds a hint to errors about the SOURCE argument.

@@ -391,3 +391,93 @@ func TestAcquiredSegmentsReadByTSK(t *testing.T) {
 		t.Errorf("deleted SECRET.TXT recovered through the segments has sha256 %x", sum)
 	}
 }
+
+// TestAcquireInputNotDropped: nothing given is dropped silently. A repeated
+// --hash adds up; an unknown config key or CUSTODIAN_* variable is refused
+// with a did-you-mean before anything is written; a safeguard cannot be
+// switched off from the environment or a config; and the report says
+// where every setting that was not typed came from.
+func TestAcquireInputNotDropped(t *testing.T) {
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "ev")
+	code, stdout, stderr := runCLI(t, "acquire", "../testdata/sample.img", "-o", out, "--hash", "md5", "--hash", "sha1", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if res := lastJSONLine(t, stdout); len(res.Hashes) != 2 || res.Hashes["md5"] == "" || res.Hashes["sha1"] == "" {
+		t.Errorf("--hash md5 --hash sha1 computed %v, want both", res.Hashes)
+	}
+
+	cfg := filepath.Join(tmp, "typo.yaml")
+	os.WriteFile(cfg, []byte("examinr: J. Doe\ncase_number: C-1\n"), 0o600)
+	out2 := filepath.Join(tmp, "ev2")
+	code, _, stderr = runCLI(t, "--config", cfg, "acquire", "../testdata/sample.img", "-o", out2)
+	if code != ExitUsage || !strings.Contains(stderr, `"examinr"`) || !strings.Contains(stderr, "did you mean examiner?") {
+		t.Errorf("config typo: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(out2); !os.IsNotExist(err) {
+		t.Error("the output folder was created although the config was refused")
+	}
+
+	t.Setenv("CUSTODIAN_EXAMINR", "J. Doe")
+	code, _, stderr = runCLI(t, "acquire", "../testdata/sample.img", "-o", out2)
+	if code != ExitUsage || !strings.Contains(stderr, "CUSTODIAN_EXAMINR") || !strings.Contains(stderr, "did you mean CUSTODIAN_EXAMINER?") {
+		t.Errorf("environment typo: exit %d\n%s", code, stderr)
+	}
+	os.Unsetenv("CUSTODIAN_EXAMINR")
+
+	t.Setenv("CUSTODIAN_NO_WRITEBLOCK", "true")
+	code, _, stderr = runCLI(t, "acquire", "../testdata/sample.img", "-o", out2)
+	if code != ExitUsage || !strings.Contains(stderr, "--no-writeblock") || !strings.Contains(stderr, "command line") {
+		t.Errorf("safeguard off from the environment: exit %d\n%s", code, stderr)
+	}
+	os.Unsetenv("CUSTODIAN_NO_WRITEBLOCK")
+
+	t.Setenv("CUSTODIAN_EXAMINER", "From Env")
+	out3 := filepath.Join(tmp, "ev3")
+	if code, _, stderr = runCLI(t, "acquire", "../testdata/sample.img", "-o", out3, "--case-number", "C-9"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	b, _ := os.ReadFile(filepath.Join(out3, "sample.report.json"))
+	r, err := report.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, o := range r.Settings.Origins {
+		got[o.Setting] = o.Value + " from " + o.From
+	}
+	if got["examiner"] != "From Env from environment CUSTODIAN_EXAMINER" || got["case-number"] != "C-9 from command line" {
+		t.Errorf("origins %v", r.Settings.Origins)
+	}
+}
+
+// TestAcquireRefusesUpFront: a --name the report could not hold and absurd
+// sizes are refused before the source is read (exit 2, nothing written).
+func TestAcquireRefusesUpFront(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"newline in name", []string{"--name", "ev\nil"}, "invalid image name"},
+		{"escape in name", []string{"--name", "ev\x1b[2J"}, "invalid image name"},
+		{"backslash in name", []string{"--name", `ev\il`}, "invalid image name"},
+		{"name too long", []string{"--name", strings.Repeat("n", 227)}, "invalid image name"},
+		{"segment of 2 bytes", []string{"--segment-size", "2"}, "below the minimum"},
+		{"segment not whole sectors", []string{"--segment-size", "1000000100"}, "multiples of 512"},
+		{"hash window of 1 byte", []string{"--hash-window", "1B"}, "below the minimum"},
+		{"buffers beyond memory", []string{"--buffers", "100000"}, "of buffers, more than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "ev")
+			code, _, stderr := runCLI(t, append([]string{"acquire", "../testdata/sample.img", "-o", out}, tc.args...)...)
+			if code != ExitUsage || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "hint:") {
+				t.Errorf("exit %d, want 2 mentioning %q with a hint:\n%s", code, tc.want, stderr)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Error("the output folder exists after a refusal")
+			}
+		})
+	}
+}

@@ -8,9 +8,9 @@ import (
 
 // TestMain lets tests run custodian as a real process (for signals and
 // exit statuses): the test binary re-executes itself with
-// CUSTODIAN_TEST_MAIN=1 and then behaves exactly like cmd/custodian.
+// GO_TEST_RUN_CUSTODIAN=1 and then behaves exactly like cmd/custodian.
 func TestMain(m *testing.M) {
-	if os.Getenv("CUSTODIAN_TEST_MAIN") == "1" {
+	if os.Getenv("GO_TEST_RUN_CUSTODIAN") == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -24,6 +24,6 @@ func custodianProcess(t *testing.T, args ...string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	c := exec.Command(exe, args...)
-	c.Env = append(os.Environ(), "CUSTODIAN_TEST_MAIN=1")
+	c.Env = append(os.Environ(), "GO_TEST_RUN_CUSTODIAN=1")
 	return c
 }

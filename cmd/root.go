@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -21,11 +23,14 @@ import (
 // and the one viper instance that resolves flags, environment and config.
 type globalOptions struct {
 	configFile string
-	args       []string // the command line, recorded in reports
-	stdin      io.Reader
-	stdout     io.Writer
-	stderr     io.Writer
-	v          *viper.Viper
+	// origins records, for every flag given a value, where it came from
+	// (resolveConfig fills it).
+	origins map[string]string
+	args    []string // the command line, recorded in reports
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	v       *viper.Viper
 }
 
 // Main runs the CLI with args (without the program name) and returns the
@@ -139,25 +144,138 @@ func (g *globalOptions) resolveConfig(cmd *cobra.Command) error {
 		// into keygen's -o, nor "source:" into verify's --source.
 		return nil
 	}
+	g.origins = map[string]string{}
+	cmd.Flags().Visit(func(f *pflag.Flag) { g.origins[f.Name] = "command line" })
+	if err := checkEnvNames(cmd); err != nil {
+		return err
+	}
+	if cfg != "" {
+		if err := checkConfigKeys(cmd, v, cfg); err != nil {
+			return err
+		}
+	}
 	var ferr error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if ferr != nil || f.Changed || f.Name == "config" || f.Name == "help" {
 			return
 		}
-		val, ok := configValue(v, f.Name)
+		val, from, ok := configValue(v, f.Name, cfg)
 		if !ok {
 			return
 		}
-		if err := cmd.Flags().Set(f.Name, val); err != nil {
-			ferr = usageError(fmt.Errorf("invalid value %q for %s from environment or config: %w", val, f.Name, err))
+		if safetyOff[f.Name] {
+			ferr = usageError(fmt.Errorf("--%s turns a safeguard off and is taken only from the command line, not from the %s", f.Name, from),
+				fmt.Sprintf("type --%s on the command line if you mean it (it is recorded in the report's command line), and remove it from the %s", f.Name, from))
+			return
 		}
+		if err := cmd.Flags().Set(f.Name, val); err != nil {
+			ferr = usageError(fmt.Errorf("invalid value %q for %s from the %s: %w", val, f.Name, from, err))
+			return
+		}
+		g.origins[f.Name] = from
 	})
 	return ferr
 }
 
+// safetyOff are the flags that turn a safeguard off: they must be typed.
+var safetyOff = map[string]bool{"no-writeblock": true, "allow-busy": true, "force": true, "allow-foreign-folder": true}
+
+// knownEnv are the CUSTODIAN_* variables that are not flags.
+var knownEnv = map[string]bool{"CUSTODIAN_CONFIG": true, passphraseEnv: true}
+
+// envName is the environment variable of a flag.
+func envName(flag string) string {
+	return "CUSTODIAN_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// checkEnvNames refuses a CUSTODIAN_* variable that names no flag of cmd: a
+// typo (CUSTODIAN_EXAMINR) must not be ignored silently.
+func checkEnvNames(cmd *cobra.Command) error {
+	known := map[string]string{}
+	cmd.Flags().VisitAll(func(f *pflag.Flag) { known[envName(f.Name)] = f.Name })
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "CUSTODIAN_") || knownEnv[name] {
+			continue
+		}
+		if _, ok := known[name]; !ok {
+			return usageError(fmt.Errorf("the environment variable %s names no %s flag", name, cmd.Name()),
+				didYouMean(name, slices.Collect(maps.Keys(known)), "unset it"))
+		}
+	}
+	return nil
+}
+
+// checkConfigKeys refuses a config key that names no flag of cmd (a typo
+// such as "examinr:" must not be dropped silently).
+func checkConfigKeys(cmd *cobra.Command, v *viper.Viper, cfg string) error {
+	var names []string
+	known := map[string]bool{}
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		names = append(names, f.Name)
+		known[f.Name], known[strings.ReplaceAll(f.Name, "-", "_")] = true, true
+	})
+	var bad []string
+	for _, k := range v.AllKeys() {
+		if !known[k] {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	var hints []string
+	for _, k := range bad {
+		hints = append(hints, fmt.Sprintf("%q: %s", k, didYouMean(k, names, "remove it")))
+	}
+	return usageError(fmt.Errorf("config %s has %d unknown key(s): %s", cfg, len(bad), strings.Join(bad, ", ")), hints...)
+}
+
+// didYouMean suggests the closest of candidates to s, or says what to do.
+func didYouMean(s string, candidates []string, otherwise string) string {
+	norm := func(x string) string { return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(x)) }
+	best, bestD := "", 4
+	for _, c := range candidates {
+		if d := levenshtein(norm(s), norm(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return otherwise
+	}
+	return fmt.Sprintf("did you mean %s?", best)
+}
+
+// levenshtein is the edit distance of a and b.
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
 // configValue looks a flag up in viper under its long name, also accepting
-// snake_case keys in config files (case_number for case-number).
-func configValue(v *viper.Viper, name string) (string, bool) {
+// snake_case keys in config files (case_number for case-number), and says
+// where the value came from.
+func configValue(v *viper.Viper, name, cfg string) (val, from string, ok bool) {
+	from = "config " + cfg
+	if _, set := os.LookupEnv(envName(name)); set {
+		from = "environment " + envName(name)
+	}
 	for _, key := range []string{name, strings.ReplaceAll(name, "-", "_")} {
 		if !v.IsSet(key) {
 			continue
@@ -168,12 +286,12 @@ func configValue(v *viper.Viper, name string) (string, bool) {
 			for i, p := range x {
 				parts[i] = fmt.Sprint(p)
 			}
-			return strings.Join(parts, ","), true
+			return strings.Join(parts, ","), from, true
 		case []string:
-			return strings.Join(x, ","), true
+			return strings.Join(x, ","), from, true
 		default:
-			return v.GetString(key), true
+			return v.GetString(key), from, true
 		}
 	}
-	return "", false
+	return "", "", false
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrSchema is returned (wrapped) by Parse for a document that is not a
@@ -165,6 +166,35 @@ func checkFileName(name string) error {
 		strings.ContainsAny(name, "/\\") ||
 		strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return fmt.Errorf("%q is not a plain file name", name)
+	}
+	return nil
+}
+
+// MaxNameLen is the longest image name: the longest file an acquisition
+// writes, the temporary file of NAME.report.json.sig (".NAME.report.json.sig.tmp-"
+// and 12 hex digits), must stay within a file name's 255 bytes.
+const MaxNameLen = 200
+
+// CheckName checks an image name (--name) before anything is read: a plain
+// file name of at most MaxNameLen bytes of printable UTF-8, without
+// control characters, backslashes, bidirectional overrides or a leading
+// dot or dash, so that every file of the acquisition can be written and
+// every report can show it.
+func CheckName(name string) error {
+	if err := checkFileName(name); err != nil {
+		return err
+	}
+	switch {
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("the name has %d bytes, more than %d", len(name), MaxNameLen)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%q is not valid UTF-8", name)
+	case name[0] == '.' || name[0] == '-':
+		return fmt.Errorf("%q starts with %q", name, name[:1])
+	case strings.ContainsFunc(name, func(r rune) bool {
+		return r >= 0x80 && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0xfeff
+	}):
+		return fmt.Errorf("%q contains an invisible control or direction character", name)
 	}
 	return nil
 }

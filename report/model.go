@@ -137,6 +137,17 @@ type Settings struct {
 	Retries        int      `json:"retries"`
 	DirectIO       bool     `json:"direct_io"`
 	Resumed        bool     `json:"resumed"`
+	// Origins says where every setting that is not the default came from:
+	// the command line (also in CommandLine), the environment or a config
+	// file, so that a report never hides a setting nobody typed.
+	Origins []SettingOrigin `json:"origins,omitempty"`
+}
+
+// SettingOrigin is one setting and where its value came from.
+type SettingOrigin struct {
+	Setting string `json:"setting"` // the long flag name, e.g. "segment-size"
+	Value   string `json:"value"`
+	From    string `json:"from"` // "command line", "environment CUSTODIAN_X", "config FILE"
 }
 
 // Hashes maps an algorithm name ("md5", "sha1", "sha256", "sha512") to a

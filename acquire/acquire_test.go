@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/internal/looptest"
 	"github.com/custodian-forensics/custodian/report"
 	"github.com/google/go-cmp/cmp"
 )
@@ -431,5 +432,85 @@ func TestResumeBeforeFirstCheckpoint(t *testing.T) {
 	}
 	if diff := cmp.Diff(sums(data), r.Hashes); diff != "" || !bytes.Equal(concat(t, dir, r), data) {
 		t.Errorf("resumed image wrong: %s", diff)
+	}
+}
+
+// TestForeignFolderRefused: an existing output folder that another user
+// owns, or that group or others can write, is refused before anything is
+// read or written (a real second uid owns it); --allow-foreign-folder
+// proceeds and says so in the report.
+func TestForeignFolderRefused(t *testing.T) {
+	looptest.RequireRoot(t)
+	src, data := makeSource(t, 100_000)
+	for _, tc := range []struct {
+		name  string
+		uid   int
+		mode  os.FileMode
+		setup string
+	}{
+		{"owned by another user", 64999, 0o755, "owned by uid 64999"},
+		{"group-writable", 0, 0o770, "writable by its group"},
+		{"world-writable", 0, 0o777, "writable by others"},
+		{"set-group-ID, another user's", 64999, 0o2750, "owned by uid 64999"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "ev")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(dir, tc.uid, tc.uid); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := New(src, dir, testOptions()).Run(context.Background())
+			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), tc.setup) {
+				t.Fatalf("err = %v, want a refusal saying %q", err, tc.setup)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("files were written into the refused folder: %v", entries)
+			}
+			o := testOptions()
+			o.AllowForeignFolder = true
+			r, err := New(src, dir, o).Run(context.Background())
+			if err != nil {
+				t.Fatalf("--allow-foreign-folder: %v", err)
+			}
+			if diff := cmp.Diff(sums(data), r.Hashes); diff != "" {
+				t.Error(diff)
+			}
+			found := false
+			for _, e := range r.Events {
+				found = found || (e.Kind == "folder" && strings.Contains(e.Message, "--allow-foreign-folder"))
+			}
+			if !found {
+				t.Errorf("no warning event about the folder: %+v", r.Events)
+			}
+		})
+	}
+}
+
+// TestOneRunPerFolder: while an acquisition holds its folder, a second one
+// into the same folder is refused with a usage error naming the lock.
+func TestOneRunPerFolder(t *testing.T) {
+	src, _ := makeSource(t, 400_000)
+	dir := filepath.Join(t.TempDir(), "ev")
+	o := testOptions()
+	a := New(src, dir, o)
+	second := make(chan error, 1)
+	a.afterRead = func(off int64) {
+		if off == int64(o.ReadSize) {
+			o2 := testOptions()
+			o2.Name = "other"
+			_, err := New(src, dir, o2).Run(context.Background())
+			second <- err
+		}
+	}
+	if _, err := a.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "holds the folder's lock") {
+		t.Fatalf("second run: %v, want a refusal naming the lock", err)
 	}
 }

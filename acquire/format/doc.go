@@ -14,6 +14,13 @@
 //   - Checkpoint makes everything written so far durable and returns an
 //     opaque state; [Format.Resume] with that state reopens the image at
 //     exactly that stream offset, discarding what was written after it.
+//     Resume changes nothing in the folder until the first Write,
+//     Checkpoint or Finish (Abort before that leaves every file as it
+//     was), so a caller can check what was kept ([KeptReader]) and refuse
+//     the resume. A state checkpointed after the last Write resumes into a
+//     Finish at any point of an interrupted Finish: files already given
+//     their final names are accepted as they are (a crash in the rename
+//     loop, or after it, loses nothing).
 //   - Finish runs once, after the last Write, with the whole-stream
 //     [Summary] (hashes, unreadable ranges). It completes the files, syncs
 //     them and the folder, and only then gives them their final names: a

@@ -126,6 +126,14 @@ type Writer interface {
 	Partial() []report.Segment
 }
 
+// KeptReader is implemented by writers that can read back the media they
+// hold before their current position: a resume checks what was kept (its
+// hashes against the journal, samples against the source) before it
+// writes anything.
+type KeptReader interface {
+	ReadKeptAt(p []byte, off int64) (int, error)
+}
+
 // Reader is a complete image's media.
 type Reader interface {
 	io.ReaderAt

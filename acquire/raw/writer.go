@@ -3,6 +3,7 @@ package raw
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -65,8 +66,16 @@ type Writer struct {
 	curLen  int64
 	offset  int64 // stream offset of the next byte
 	done    []report.Segment
+	// final[i] is true when segment i+1 already has its final name (a
+	// resume after a crash in Finish's rename loop).
+	final []bool
 	// aborted is the segment that was open when Abort closed it.
 	aborted *report.Segment
+	// pending is what a resume still has to do to the folder (truncate
+	// the open segment to the checkpoint, remove segments begun after it)
+	// before anything is written: a resume that is refused changes no
+	// file.
+	pending func() error
 }
 
 // NewWriter prepares a writer for NAME.NNN segments of segmentSize bytes
@@ -108,9 +117,22 @@ func (w *Writer) writeAt(p []byte, off int64) error {
 	return err
 }
 
+// settle carries out what a resume left pending.
+func (w *Writer) settle() error {
+	if w.pending == nil {
+		return nil
+	}
+	err := w.pending()
+	w.pending = nil
+	return err
+}
+
 // Write appends p to the image, starting new segments as needed. p is not
 // kept after Write returns.
 func (w *Writer) Write(p []byte) error {
+	if err := w.settle(); err != nil {
+		return err
+	}
 	for len(p) > 0 {
 		if w.cur == nil {
 			if err := w.open(); err != nil {
@@ -225,6 +247,9 @@ func (w *Writer) Offset() int64 { return w.offset }
 // (0440, through its descriptor), renames it to its final name and syncs the
 // folder. An empty stream gives one empty segment, so that the image exists.
 func (w *Writer) Finish() ([]report.Segment, error) {
+	if err := w.settle(); err != nil {
+		return nil, err
+	}
 	if w.cur == nil && len(w.done) == 0 {
 		if err := w.open(); err != nil {
 			return nil, err
@@ -236,6 +261,9 @@ func (w *Writer) Finish() ([]report.Segment, error) {
 		}
 	}
 	for i, s := range w.done {
+		if i < len(w.final) && w.final[i] {
+			continue // renamed before a crash; Resume checked it
+		}
 		if err := finalize(w.root, w.partialName(i+1), s.File, s.FileSize); err != nil {
 			return nil, err
 		}
@@ -304,6 +332,26 @@ func openRegular(root *os.Root, name string, flag int) (*os.File, error) {
 	return f, nil
 }
 
+// openOwn is openRegular for a file custodian writes into: it must also be
+// owned by this user (a file someone else planted under the name is not
+// ours to truncate or extend).
+func openOwn(root *os.Root, name string, flag int) (*os.File, error) {
+	f, err := openRegular(root, name, flag)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		f.Close()
+		return nil, &format.Damage{File: name, Where: "file", Cause: fmt.Errorf("owned by uid %d, not by this user", st.Uid)}
+	}
+	return f, nil
+}
+
 // syncRoot fsyncs the folder, making renames and new entries durable.
 func syncRoot(root *os.Root) error {
 	d, err := root.Open(".")
@@ -320,6 +368,15 @@ func syncRoot(root *os.Root) error {
 // Abort closes the current segment after syncing what it holds. The
 // .partial files stay, for a later resume or for the examiner to see.
 func (w *Writer) Abort() error {
+	if w.pending != nil {
+		// A resume that never wrote: leave every file as it was.
+		w.pending = nil
+		if w.cur != nil {
+			w.cur.Close()
+			w.cur = nil
+		}
+		return nil
+	}
 	if w.cur == nil {
 		return nil
 	}
@@ -365,6 +422,9 @@ type State struct {
 
 // SaveState syncs the open segment and returns the writer's state.
 func (w *Writer) SaveState() (State, error) {
+	if err := w.settle(); err != nil {
+		return State{}, err
+	}
 	if err := w.Sync(); err != nil {
 		return State{}, err
 	}
@@ -380,45 +440,65 @@ func (w *Writer) SaveState() (State, error) {
 }
 
 // Resume reopens the writer at a saved state (call UseDirectIO on the
-// result to write the rest with O_DIRECT): closed segments must exist as
-// .partial files with their recorded sizes; the open one is truncated to
-// its recorded length (bytes after the checkpoint are re-read).
+// result to write the rest with O_DIRECT). Closed segments must exist, as
+// .partial files or (after a crash in Finish) under their final names,
+// with their recorded sizes; the open one must hold at least its recorded
+// length. Nothing in the folder changes until the first Write, SaveState
+// or Finish: then the open segment is truncated to its recorded length
+// (bytes after the checkpoint are read again) and segments begun after the
+// checkpoint are removed.
 func Resume(root *os.Root, name string, segmentSize int64, hashes hashing.Set, st State) (*Writer, error) {
 	w := NewWriter(root, name, segmentSize, hashes)
 	if err := checkState(name, segmentSize, st); err != nil {
 		return nil, fmt.Errorf("resume: the journal's writer state is inconsistent: %w", err)
 	}
 	w.done = append(w.done, st.Closed...)
+	w.final = make([]bool, len(st.Closed))
 	w.offset = st.Offset
 	for i, s := range st.Closed {
-		fi, err := root.Lstat(w.partialName(i + 1))
+		final, err := w.keptSegment(i+1, s.FileSize)
 		if err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
-		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("resume: %s is not a regular file", fi.Name())
-		}
-		if fi.Size() != s.FileSize {
-			return nil, fmt.Errorf("resume: %s has %d bytes, the journal recorded %d", fi.Name(), fi.Size(), s.FileSize)
-		}
+		w.final[i] = final
 	}
 	n := len(st.Closed) + 1
-	// Segments started after the checkpoint hold only bytes that will be
-	// read again: remove them, or the resumed writer could not create them
-	// (O_EXCL). Only this image's own *.partial files are touched.
-	for k := n + 1; ; k++ {
-		err := root.Remove(w.partialName(k))
-		if errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("resume: %w", err)
+	later := func() error {
+		// Segments started after the checkpoint hold only bytes that will
+		// be read again: remove them, or the resumed writer could not
+		// create them (O_EXCL). Only this image's own *.partial files.
+		for k := n + 1; ; k++ {
+			err := root.Remove(w.partialName(k))
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("resume: %w", err)
+			}
 		}
 	}
-	path := w.partialName(n)
-	f, err := openRegular(root, path, os.O_WRONLY)
+	f, err := openOwn(root, w.partialName(n), os.O_WRONLY)
+	if errors.Is(err, fs.ErrNotExist) && (st.Current > 0 || len(st.Closed) == 0) {
+		// A crash after Finish renamed the open segment too (or made the
+		// one empty segment of an empty image): the image is complete,
+		// and this segment is closed under its final name.
+		if final, ferr := w.keptSegment(n, st.Current); ferr == nil && final {
+			m := hashing.NewMulti(hashes)
+			if st.Current > 0 {
+				if err := m.UnmarshalState(st.HashSave); err != nil {
+					return nil, fmt.Errorf("resume: %w", err)
+				}
+			}
+			w.done = append(w.done, report.Segment{File: SegmentName(name, n), Offset: st.Offset - st.Current,
+				Length: st.Current, FileSize: st.Current, Hashes: report.Hashes(m.Sums())})
+			w.final = append(w.final, true)
+			w.pending = later
+			return w, nil
+		}
+	}
 	if errors.Is(err, fs.ErrNotExist) && st.Current == 0 {
-		return w, nil // the next segment had not been started
+		w.pending = later // the next segment had not been started
+		return w, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
@@ -430,11 +510,7 @@ func Resume(root *os.Root, name string, segmentSize int64, hashes hashing.Set, s
 	}
 	if fi.Size() < st.Current {
 		f.Close()
-		return nil, fmt.Errorf("resume: %s has %d bytes, fewer than the %d the journal recorded as synced", path, fi.Size(), st.Current)
-	}
-	if err := f.Truncate(st.Current); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("resume: %w", err)
+		return nil, fmt.Errorf("resume: %s has %d bytes, fewer than the %d the journal recorded as synced", w.partialName(n), fi.Size(), st.Current)
 	}
 	w.cur, w.curLen, w.curHash = f, st.Current, hashing.NewMulti(hashes)
 	if st.Current > 0 {
@@ -443,7 +519,87 @@ func Resume(root *os.Root, name string, segmentSize int64, hashes hashing.Set, s
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 	}
+	w.pending = func() error {
+		if err := f.Truncate(st.Current); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		return later()
+	}
 	return w, nil
+}
+
+// keptSegment checks closed segment n of a resume: its .partial file, or
+// its final name, must be a regular file of size bytes with one link. It
+// reports whether the file has its final name.
+func (w *Writer) keptSegment(n int, size int64) (final bool, err error) {
+	for _, name := range []string{w.partialName(n), SegmentName(w.name, n)} {
+		fi, err := w.root.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		switch {
+		case !fi.Mode().IsRegular():
+			return false, fmt.Errorf("%s is not a regular file (%v)", name, fi.Mode().Type())
+		case st != nil && st.Nlink != 1:
+			return false, fmt.Errorf("%s has %d links; an image file has one", name, st.Nlink)
+		case fi.Size() != size:
+			return false, fmt.Errorf("%s has %d bytes, the journal recorded %d", name, fi.Size(), size)
+		}
+		return name == SegmentName(w.name, n), nil
+	}
+	return false, fmt.Errorf("segment %s is missing (neither %s nor %s): %w", SegmentName(w.name, n), w.partialName(n), SegmentName(w.name, n), fs.ErrNotExist)
+}
+
+// ReadKeptAt reads media bytes the writer holds, before its current
+// position (for a resume's checks of what was kept).
+func (w *Writer) ReadKeptAt(p []byte, off int64) (int, error) {
+	n := 0
+	for len(p) > 0 && off < w.offset {
+		i, start := 0, int64(0)
+		for i < len(w.done) && start+w.done[i].Length <= off {
+			start += w.done[i].Length
+			i++
+		}
+		var f *os.File
+		var err error
+		var end int64
+		switch {
+		case i < len(w.done):
+			name := w.partialName(i + 1)
+			if i < len(w.final) && w.final[i] {
+				name = SegmentName(w.name, i+1)
+			}
+			f, err = openRegular(w.root, name, os.O_RDONLY)
+			end = start + w.done[i].Length
+		case w.cur != nil:
+			f, err = os.Open(fdPath(w.cur))
+			end = w.offset
+		default:
+			return n, io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return n, err
+		}
+		k := int(min(int64(len(p)), end-off))
+		got, err := f.ReadAt(p[:k], off-start)
+		f.Close()
+		n += got
+		if got < k {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+		p, off = p[k:], off+int64(k)
+	}
+	if len(p) > 0 {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // checkState accepts only a state this writer could have saved: closed

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -168,11 +169,40 @@ func RoundTrip(t *testing.T, f format.Format, s format.Spec, data []byte, seed u
 	if err != nil {
 		t.Fatalf("resume at %d: %v", cut, err)
 	}
+	if kr, ok := w.(format.KeptReader); ok && cut > 0 {
+		kept := make([]byte, cut)
+		if k, err := kr.ReadKeptAt(kept, 0); int64(k) != cut || err != nil {
+			t.Fatalf("ReadKeptAt after resume: %d of %d bytes, %v", k, cut, err)
+		}
+		if !bytes.Equal(kept, data[:cut]) {
+			t.Fatalf("the kept media differs from the stream (first difference at %d)", firstDiff(kept, data[:cut]))
+		}
+	}
 	writeAll(t, w, data[cut:], rng)
 	sum := format.Summary{Hashes: hashesOf(data), Unreadable: []report.Range{}}
+	end, err := w.Checkpoint()
+	if err != nil {
+		t.Fatalf("checkpoint at the end: %v", err)
+	}
+	end = bytes.Clone(end)
 	segs, err := w.Finish(sum)
 	if err != nil {
 		t.Fatalf("finish: %v", err)
+	}
+	// A crash after Finish (before the report): resuming the checkpoint
+	// taken at the end and finishing again gives the same image.
+	w2, err := f.Resume(s, end)
+	if err != nil {
+		t.Fatalf("resume after finish: %v", err)
+	}
+	again, err := w2.Finish(sum)
+	if err != nil {
+		t.Fatalf("finish after resume: %v", err)
+	}
+	if !slices.EqualFunc(segs, again, func(a, b report.Segment) bool {
+		return a.File == b.File && a.Offset == b.Offset && a.Length == b.Length && a.FileSize == b.FileSize && maps.Equal(a.Hashes, b.Hashes)
+	}) {
+		t.Fatalf("finish after a resume at the end gave %+v, the first finish %+v", again, segs)
 	}
 	files := checkSegments(t, f, s, plan, segs, n)
 

@@ -253,6 +253,25 @@ func (s *System) holderDevNums(names []string) []uint64 {
 	return out
 }
 
+// DiskName is the kernel name of the disk that holds the device: the
+// device itself for a disk ("sdb"), the parent disk for a partition ("sdb"
+// for sdb1, "nvme0n1" for nvme0n1p2), and "" for a regular file (or a
+// partition Info without its Parent, not made by [System.Inspect]). It is the
+// name [WriteStats], [DiskSeq], [Snapshot] and the state records use: the
+// disk's counters are the ones that see writes through the disk node.
+func (i *Info) DiskName() string {
+	switch {
+	case i == nil || i.Kind == KindRegular:
+		return ""
+	case i.Kind == KindPartition:
+		if i.Parent == "" {
+			return ""
+		}
+		return path.Base(i.Parent)
+	}
+	return i.Name
+}
+
 // RelatedDevNums returns the device numbers (dev_t as in st_dev/st_rdev) of
 // the device, its parent disk, every partition of that disk and, recursively,
 // their holders. A file whose st_dev is among them lives on the source: the

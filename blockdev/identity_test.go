@@ -259,3 +259,21 @@ func containsU64(xs []uint64, x uint64) bool {
 	}
 	return false
 }
+
+func TestDiskName(t *testing.T) {
+	s := fixtureSystem(t, "basic", basicNodes)
+	for p, want := range map[string]string{"/dev/sda": "sda", "/dev/sda2": "sda", "/dev/nvme0n1": "nvme0n1", "/dev/dm-0": "dm-0"} {
+		info, err := s.Inspect(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.DiskName(); got != want {
+			t.Errorf("%s: DiskName %q, want %q", p, got, want)
+		}
+	}
+	for _, info := range []*Info{nil, {Kind: KindRegular, Name: "x.img"}, {Kind: KindPartition, Name: "sdb1"}} {
+		if got := info.DiskName(); got != "" {
+			t.Errorf("DiskName of %+v = %q, want \"\"", info, got)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/custodian-forensics/custodian/internal/atomicfile"
 )
 
 // DefaultStateDir is where the write-block state records live: on tmpfs, so
@@ -79,7 +81,8 @@ func (st *StateStore) file(disk string) (string, error) {
 	return filepath.Join(st.dir(), disk+".json"), nil
 }
 
-// Save writes rec atomically (temporary file, fsync, rename), creating Dir
+// Save writes rec atomically (see internal/atomicfile: temporary file,
+// fsync, rename, fsync of Dir), mode 0600 whatever the umask, creating Dir
 // (0700) when needed.
 func (st *StateStore) Save(rec *StateRecord) error {
 	p, err := st.file(rec.Disk)
@@ -94,23 +97,7 @@ func (st *StateStore) Save(rec *StateRecord) error {
 	if err := os.MkdirAll(st.dir(), 0o700); err != nil {
 		return fmt.Errorf("write-block state: %w", err)
 	}
-	tmp, err := os.CreateTemp(st.dir(), "."+rec.Disk+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write-block state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write-block state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write-block state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write-block state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := atomicfile.WriteFile(p, append(b, '\n'), 0o600, atomicfile.ExactPerm()); err != nil {
 		return fmt.Errorf("write-block state: %w", err)
 	}
 	return nil

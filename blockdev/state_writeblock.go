@@ -112,7 +112,7 @@ func (s *System) WriteBlockOn(p string, o WriteBlockOptions) (*WriteBlockResult,
 	if err != nil {
 		return nil, err
 	}
-	res := &WriteBlockResult{Target: p, Disk: s.nodePath(diskOf(info)), Writers: []Writer{}}
+	res := &WriteBlockResult{Target: p, Disk: s.nodePath(info.DiskName()), Writers: []Writer{}}
 	res.Writers, err = s.writersOf(targets)
 	if err != nil {
 		return nil, fmt.Errorf("write-block %s: %w", p, err)
@@ -174,7 +174,7 @@ func (s *System) WriteBlockOff(p string, o WriteBlockOptions) (*WriteBlockResult
 	if err != nil {
 		return nil, err
 	}
-	res := &WriteBlockResult{Target: p, Disk: s.nodePath(diskOf(info)), Writers: []Writer{}}
+	res := &WriteBlockResult{Target: p, Disk: s.nodePath(info.DiskName()), Writers: []Writer{}}
 	wasRO := map[string]bool{}
 	for _, t := range targets {
 		wasRO[s.nodePath(t.name)], _ = ReadOnly(s.nodePath(t.name))
@@ -192,7 +192,7 @@ func (s *System) WriteBlockOff(p string, o WriteBlockOptions) (*WriteBlockResult
 		}
 	}
 	if o.State != nil {
-		disk := diskOf(info)
+		disk := info.DiskName()
 		if o.PartitionOnly && info.Kind == KindPartition {
 			if rec, err := o.State.Load(disk); err == nil {
 				var keep []StateDevice
@@ -235,17 +235,10 @@ func (s *System) writeBlockTargets(p string, partitionOnly bool) (*Info, []block
 		}
 		return info, []blockEntry{e}, nil
 	}
-	disk := diskOf(info)
+	disk := info.DiskName()
 	targets := []blockEntry{{name: disk, dir: path.Join("block", disk)}}
 	targets = append(targets, s.partitionsOf(disk)...)
 	return info, targets, nil
-}
-
-func diskOf(info *Info) string {
-	if info.Kind == KindPartition && info.Parent != "" {
-		return path.Base(info.Parent)
-	}
-	return info.Name
 }
 
 func (s *System) deviceStates(targets []blockEntry, wasRO map[string]bool) []DeviceState {
@@ -316,7 +309,7 @@ func (s *System) newRecord(info *Info, targets []blockEntry, o WriteBlockOptions
 	if o.Now != nil {
 		now = o.Now
 	}
-	disk := diskOf(info)
+	disk := info.DiskName()
 	rec := &StateRecord{Disk: disk, Path: s.nodePath(disk), By: o.By, ProtectedAt: now().UTC(),
 		PartitionOnly: o.PartitionOnly && info.Kind == KindPartition, DiskSeq: s.diskSeq(disk)}
 	if rec.By == "" {
@@ -442,7 +435,7 @@ func (s *System) WriteBlockStatus(paths []string, st *StateStore) ([]*Info, erro
 		if info.Kind == KindRegular {
 			return out, fmt.Errorf("%s: %w", p, ErrNotBlockDevice)
 		}
-		if rec, err := st.Load(diskOf(info)); err == nil {
+		if rec, err := st.Load(info.DiskName()); err == nil {
 			if n, ok := s.SectorsWrittenSince(rec, info.Name); ok {
 				info.SectorsWrittenSinceProtected = &n
 			}

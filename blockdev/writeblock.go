@@ -79,10 +79,7 @@ func (s *System) Protect(p string) (*Protection, error) {
 	if info.Kind == KindRegular {
 		return nil, fmt.Errorf("write-block %s: %w", p, ErrNotBlockDevice)
 	}
-	diskName := info.Name
-	if info.Kind == KindPartition {
-		diskName = path.Base(info.Parent)
-	}
+	diskName := info.DiskName()
 	pr := &Protection{sys: s, diskName: diskName, Disk: s.nodePath(diskName), wasRO: map[string]bool{}}
 	pr.Devices = append(pr.Devices, pr.Disk)
 	for _, pe := range s.partitionsOf(diskName) {

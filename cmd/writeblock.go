@@ -9,12 +9,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/custodian-forensics/custodian/blockdev"
+	"github.com/custodian-forensics/custodian/internal/atomicfile"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -491,24 +491,9 @@ func runWriteblockUdevRule(g *globalOptions, opts writeblockOptions) error {
 		_, err := io.WriteString(g.stdout, rule)
 		return err
 	}
-	dir := filepath.Dir(opts.rulePath)
-	tmp, err := os.CreateTemp(dir, ".custodian-rule-*")
-	if err != nil {
-		return withCode(ExitFailure, fmt.Errorf("install udev rule: %w", err))
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(rule); err != nil {
-		tmp.Close()
-		return withCode(ExitFailure, fmt.Errorf("install udev rule: %w", err))
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return withCode(ExitFailure, fmt.Errorf("install udev rule: %w", err))
-	}
-	if err := tmp.Close(); err != nil {
-		return withCode(ExitFailure, fmt.Errorf("install udev rule: %w", err))
-	}
-	if err := os.Rename(tmp.Name(), opts.rulePath); err != nil {
+	// udevd reads the rule as root, but other tools (and people) read rules
+	// too: 0644 as every rules file, whatever the umask.
+	if err := atomicfile.WriteFile(opts.rulePath, []byte(rule), 0o644, atomicfile.ExactPerm()); err != nil {
 		return withCode(ExitFailure, fmt.Errorf("install udev rule: %w", err))
 	}
 	fmt.Fprintf(g.stdout, "installed %s\nrun 'udevadm control --reload' so udevd uses it; devices present now are not changed\n", opts.rulePath)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -268,10 +269,29 @@ func TestWriteblockUdevRule(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `KERNELS=="vda*"`) || !strings.Contains(out, `ENV{ID_SERIAL_SHORT}=="SERIAL1"`) || !strings.Contains(out, "--setro $devnode") {
 		t.Errorf("udev-rule: exit %d\n%s%s", code, out, errs)
 	}
-	path := filepath.Join(t.TempDir(), "61-custodian-writeblock.rules")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "61-custodian-writeblock.rules")
+	// A restrictive umask must not make the rule unreadable for udevd's
+	// tools, and an existing rule is replaced whole.
+	if err := os.WriteFile(path, []byte("old rule\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := syscall.Umask(0o077)
 	code, _, errs = runCLI(t, "writeblock", "udev-rule", "--install", "--path", path)
+	syscall.Umask(old)
 	b, err := os.ReadFile(path)
-	if code != 0 || err != nil || !strings.Contains(string(b), "RUN+=") {
+	if code != 0 || err != nil || !strings.Contains(string(b), "RUN+=") || strings.Contains(string(b), "old rule") {
 		t.Errorf("--install: exit %d, %v\n%s", code, err, errs)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("installed rule mode: %v %v, want 0644", fi.Mode(), err)
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 1 {
+		t.Errorf("left over files next to the rule: %v", es)
+	}
+	// A folder that does not exist: exit 1, nothing written.
+	code, _, errs = runCLI(t, "writeblock", "udev-rule", "--install", "--path", filepath.Join(dir, "missing", "x.rules"))
+	if code != 1 || !strings.Contains(errs, "install udev rule") {
+		t.Errorf("--install into a missing folder: exit %d\n%s", code, errs)
 	}
 }

@@ -17,7 +17,11 @@ const (
 // `custodian info --json` prints it (names shared with the report's source).
 // Lists are never nil, so they encode as [] rather than null.
 type Info struct {
-	Path               string          `json:"path"`
+	// Path is the device node or file with every symbolic link resolved:
+	// /dev/sdb when /dev/disk/by-id/ata-… was given.
+	Path string `json:"path"`
+	// GivenPath is the path as it was given, symbolic links and all.
+	GivenPath          string          `json:"given_path"`
 	Name               string          `json:"name"`
 	Kind               string          `json:"kind"`
 	Major              uint32          `json:"major"`
@@ -66,19 +70,18 @@ func Inspect(path string) (*Info, error) {
 }
 
 // Inspect describes path: a block device node (or a symlink to one) or a
-// regular file. Other file types fail with [ErrUnsupportedType].
+// regular file. Other file types fail with [ErrUnsupportedType]. Symbolic
+// links are resolved first (filepath.EvalSymlinks), so Info.Path is the
+// kernel's node (/dev/sdb for /dev/disk/by-id/…) and Info.GivenPath is p.
 func (s *System) Inspect(p string) (*Info, error) {
-	stat := s.stat
-	if stat == nil {
-		stat = statNode
-	}
-	n, err := stat(p)
+	real := s.resolvePath(p)
+	n, err := s.statPath(real)
 	if err != nil {
 		return nil, err
 	}
 	if n.kind == nodeRegular {
 		return &Info{
-			Path: p, Name: Sanitize(filepath.Base(p)), Kind: KindRegular, Size: n.size,
+			Path: real, GivenPath: p, Name: Sanitize(filepath.Base(real)), Kind: KindRegular, Size: n.size,
 			LogicalSectorSize: 512, PhysicalSectorSize: 512,
 			Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{},
 		}, nil
@@ -87,10 +90,11 @@ func (s *System) Inspect(p string) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", p, err)
 	}
-	info, err := s.inspectEntry(p, e)
+	info, err := s.inspectEntry(real, e)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", p, err)
 	}
+	info.GivenPath = p
 	return info, nil
 }
 

@@ -46,6 +46,10 @@ type Info struct {
 	// SectorsWrittenSinceProtected is null unless the device is protected
 	// by a write-block that records its counters.
 	SectorsWrittenSinceProtected *int64 `json:"sectors_written_since_protected"`
+	// CountersCompared names the devices whose sysfs stat counters gave
+	// SectorsWrittenSinceProtected (["loop3", "loop3p1", "loop3p2"]); empty
+	// when it is null. See [System.WrittenSince].
+	CountersCompared []string `json:"counters_compared"`
 
 	related []uint64
 }
@@ -83,7 +87,7 @@ func (s *System) Inspect(p string) (*Info, error) {
 		return &Info{
 			Path: real, GivenPath: p, Name: Sanitize(filepath.Base(real)), Kind: KindRegular, Size: n.size,
 			LogicalSectorSize: 512, PhysicalSectorSize: 512,
-			Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{},
+			Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{}, CountersCompared: []string{},
 		}, nil
 	}
 	e, err := s.lookupDev(devMajor(n.rdev), devMinor(n.rdev))
@@ -99,7 +103,8 @@ func (s *System) Inspect(p string) (*Info, error) {
 }
 
 func (s *System) inspectEntry(p string, e blockEntry) (*Info, error) {
-	info := &Info{Path: p, Name: e.name, Kind: KindDisk, Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{}}
+	info := &Info{Path: p, Name: e.name, Kind: KindDisk, Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{},
+		CountersCompared: []string{}}
 	var err error
 	if info.Major, info.Minor, err = s.devNum(e.dir); err != nil {
 		return nil, err

@@ -67,8 +67,9 @@ func TestInspectFixtureDisk(t *testing.T) {
 			{Path: "/dev/sda2", Name: "sda2", Number: 2, Major: 8, Minor: 2, Start: 1050624 * 512, Size: 3143680 * 512,
 				ReadOnly: true, Mounts: []string{}, Holders: []string{"dm-0"}},
 		},
-		Mounts:  mounts1,
-		Holders: []string{"dm-0"},
+		Mounts:           mounts1,
+		Holders:          []string{"dm-0"},
+		CountersCompared: []string{},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Info{})); diff != "" {
 		t.Errorf("Inspect (-want +got):\n%s", diff)
@@ -90,7 +91,7 @@ func TestInspectFixturePartition(t *testing.T) {
 		Size: 3143680 * 512, LogicalSectorSize: 512, PhysicalSectorSize: 4096,
 		Vendor: "ATA", Model: "Samsung SSD 860", Serial: "S3Z9NB0K123456X",
 		ReadOnly: true, Rotational: true, Parent: "/dev/sda",
-		Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{"dm-0"},
+		Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{"dm-0"}, CountersCompared: []string{},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Info{})); diff != "" {
 		t.Errorf("Inspect (-want +got):\n%s", diff)

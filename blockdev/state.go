@@ -47,6 +47,13 @@ type StateRecord struct {
 	PartitionOnly bool `json:"partition_only"`
 	// Devices are the devices made read-only with their counters then.
 	Devices []StateDevice `json:"devices"`
+	// Baseline are the counters of the disk and of every partition, made
+	// read-only or not, read together when protection began. Writes through
+	// the disk node count on the disk's counter only, never on a
+	// partition's; the baseline lets a later look tell them from writes
+	// through the nodes of partitions (see [System.WrittenSince]). Records
+	// of older versions have none.
+	Baseline []StateDevice `json:"baseline,omitempty"`
 	// Writers are rw mounts and holders present when protection began (only
 	// with --force); the flag does not stop them.
 	Writers []Writer `json:"writers,omitempty"`
@@ -154,6 +161,23 @@ func (st *StateStore) List() ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// baseline returns the baseline counter of name: from Baseline, or for a
+// record without one that protected the whole disk, from Devices (read at
+// the same moment then).
+func (rec *StateRecord) baseline(name string) (StateDevice, bool) {
+	for _, d := range rec.Baseline {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	if len(rec.Baseline) == 0 && !rec.PartitionOnly {
+		if _, ok := rec.device(rec.Disk); ok {
+			return rec.device(name)
+		}
+	}
+	return StateDevice{}, false
 }
 
 // device returns the record's entry for name.

@@ -47,9 +47,9 @@
 // # Identity
 //
 // [System.Inspect] resolves symbolic links first (/dev/disk/by-id/… names
-// /dev/sdb; Info.Path is the node, Info.GivenPath the path given), then
-// the node by stat(2) st_rdev to its sysfs entry
-// under /sys/block (disks are block/NAME, partitions block/DISK/PART), reads
+// /dev/sdb; Info.Path is the node, Info.GivenPath the path given), then the
+// node by stat(2) st_rdev to its sysfs entry under /sys/block (disks are
+// block/NAME, partitions block/DISK/PART), reads
 // size, sector sizes, read-only, removable and rotational attributes,
 // vendor, model, serial and WWID, partitions, mounts from
 // /proc/self/mountinfo and holders. On the running machine the ioctls are

@@ -37,14 +37,19 @@
 //     and so would dm and md. The kernel logs this only once per device
 //     since boot. What sees every write is the block layer's counters in
 //     sysfs (stat field 7, sectors written, in 512-byte units); a disk's
-//     counters include its partitions' I/O. [Protection.SectorsWritten]
-//     compares them, so any write that got through is measured, not assumed
-//     away.
+//     counters include its partitions' I/O. A write made through the disk
+//     node counts on the disk's counters only, also when it lands in a
+//     partition's sectors. [Protection.SectorsWritten] compares the disk's
+//     counter, and [System.WrittenSince] adds the writes through the disk
+//     node to a partition's own, so any write that got through is measured,
+//     not assumed away.
 //
 // # Identity
 //
-// [System.Inspect] resolves a node by stat(2) st_rdev to its sysfs entry
-// under /sys/block (disks are block/NAME, partitions block/DISK/PART), reads
+// [System.Inspect] resolves symbolic links first (/dev/disk/by-id/… names
+// /dev/sdb; Info.Path is the node, Info.GivenPath the path given), then the
+// node by stat(2) st_rdev to its sysfs entry under /sys/block (disks are
+// block/NAME, partitions block/DISK/PART), reads
 // size, sector sizes, read-only, removable and rotational attributes,
 // vendor, model, serial and WWID, partitions, mounts from
 // /proc/self/mountinfo and holders. On the running machine the ioctls are
@@ -62,8 +67,19 @@
 // filesystem of the disk is mounted read-write or the disk has holders,
 // because the flag cannot stop those writers. The
 // counters at protection time are kept by a [StateStore] (one JSON record
-// per disk under /run/custodian/writeblock, with the medium's diskseq), so a
-// later status reports the sectors written since.
+// per disk under /run/custodian/writeblock, with the medium's diskseq and a
+// baseline of the disk's and every partition's counters), so a later status
+// reports the sectors written since, and which counters it compared
+// ([System.WrittenSince]).
+//
+// # Checkpoints
+//
+// [Snapshot] reads a disk's state from sysfs alone, cheaply enough for
+// every checkpoint of an acquisition: diskseq, size, the read-only flags
+// and sectors-written counters of the disk and its partitions.
+// [DiskState.Changes] says in one sentence each what changed between two
+// snapshots: another medium, a size, a flag cleared, partitions gone or
+// added, sectors written.
 //
 // [Watch] listens to kernel uevents (NETLINK_KOBJECT_UEVENT) and protects
 // every disk and partition that appears ("add") or gets a new medium

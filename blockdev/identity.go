@@ -17,7 +17,11 @@ const (
 // `custodian info --json` prints it (names shared with the report's source).
 // Lists are never nil, so they encode as [] rather than null.
 type Info struct {
-	Path               string          `json:"path"`
+	// Path is the device node or file with every symbolic link resolved:
+	// /dev/sdb when /dev/disk/by-id/ata-… was given.
+	Path string `json:"path"`
+	// GivenPath is the path as it was given, symbolic links and all.
+	GivenPath          string          `json:"given_path"`
 	Name               string          `json:"name"`
 	Kind               string          `json:"kind"`
 	Major              uint32          `json:"major"`
@@ -42,6 +46,10 @@ type Info struct {
 	// SectorsWrittenSinceProtected is null unless the device is protected
 	// by a write-block that records its counters.
 	SectorsWrittenSinceProtected *int64 `json:"sectors_written_since_protected"`
+	// CountersCompared names the devices whose sysfs stat counters gave
+	// SectorsWrittenSinceProtected (["loop3", "loop3p1", "loop3p2"]); empty
+	// when it is null. See [System.WrittenSince].
+	CountersCompared []string `json:"counters_compared"`
 
 	related []uint64
 }
@@ -66,36 +74,37 @@ func Inspect(path string) (*Info, error) {
 }
 
 // Inspect describes path: a block device node (or a symlink to one) or a
-// regular file. Other file types fail with [ErrUnsupportedType].
+// regular file. Other file types fail with [ErrUnsupportedType]. Symbolic
+// links are resolved first (filepath.EvalSymlinks), so Info.Path is the
+// kernel's node (/dev/sdb for /dev/disk/by-id/…) and Info.GivenPath is p.
 func (s *System) Inspect(p string) (*Info, error) {
-	stat := s.stat
-	if stat == nil {
-		stat = statNode
-	}
-	n, err := stat(p)
+	real := s.resolvePath(p)
+	n, err := s.statPath(real)
 	if err != nil {
 		return nil, err
 	}
 	if n.kind == nodeRegular {
 		return &Info{
-			Path: p, Name: Sanitize(filepath.Base(p)), Kind: KindRegular, Size: n.size,
+			Path: real, GivenPath: p, Name: Sanitize(filepath.Base(real)), Kind: KindRegular, Size: n.size,
 			LogicalSectorSize: 512, PhysicalSectorSize: 512,
-			Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{},
+			Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{}, CountersCompared: []string{},
 		}, nil
 	}
 	e, err := s.lookupDev(devMajor(n.rdev), devMinor(n.rdev))
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", p, err)
 	}
-	info, err := s.inspectEntry(p, e)
+	info, err := s.inspectEntry(real, e)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", p, err)
 	}
+	info.GivenPath = p
 	return info, nil
 }
 
 func (s *System) inspectEntry(p string, e blockEntry) (*Info, error) {
-	info := &Info{Path: p, Name: e.name, Kind: KindDisk, Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{}}
+	info := &Info{Path: p, Name: e.name, Kind: KindDisk, Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{},
+		CountersCompared: []string{}}
 	var err error
 	if info.Major, info.Minor, err = s.devNum(e.dir); err != nil {
 		return nil, err
@@ -251,6 +260,25 @@ func (s *System) holderDevNums(names []string) []uint64 {
 		}
 	}
 	return out
+}
+
+// DiskName is the kernel name of the disk that holds the device: the
+// device itself for a disk ("sdb"), the parent disk for a partition ("sdb"
+// for sdb1, "nvme0n1" for nvme0n1p2), and "" for a regular file (or a
+// partition Info without its Parent, not made by [System.Inspect]). It is the
+// name [WriteStats], [DiskSeq], [Snapshot] and the state records use: the
+// disk's counters are the ones that see writes through the disk node.
+func (i *Info) DiskName() string {
+	switch {
+	case i == nil || i.Kind == KindRegular:
+		return ""
+	case i.Kind == KindPartition:
+		if i.Parent == "" {
+			return ""
+		}
+		return path.Base(i.Parent)
+	}
+	return i.Name
 }
 
 // RelatedDevNums returns the device numbers (dev_t as in st_dev/st_rdev) of

@@ -14,12 +14,22 @@ import (
 )
 
 // fixtureSystem is a System over testdata/sysfs/NAME, whose /dev nodes are
-// described by nodes (path → device number) instead of stat(2).
+// described by nodes (path → device number) instead of stat(2), and whose
+// symbolic links are fixtureLinks.
 func fixtureSystem(t *testing.T, name string, nodes map[string][2]uint32) *System {
 	t.Helper()
 	root := "testdata/sysfs/" + name
 	return &System{
 		Sys: os.DirFS(root + "/sys"), Proc: os.DirFS(root + "/proc"), Dev: "/dev",
+		resolve: func(p string) (string, error) {
+			if target, ok := fixtureLinks[p]; ok {
+				return target, nil
+			}
+			if _, ok := nodes[p]; ok {
+				return p, nil
+			}
+			return "", fs.ErrNotExist
+		},
 		stat: func(p string) (node, error) {
 			n, ok := nodes[p]
 			if !ok {
@@ -29,6 +39,9 @@ func fixtureSystem(t *testing.T, name string, nodes map[string][2]uint32) *Syste
 		},
 	}
 }
+
+// fixtureLinks are the fixtures' symbolic links, as udev makes them.
+var fixtureLinks = map[string]string{"/dev/disk/by-id/ata-Samsung": "/dev/sda"}
 
 var basicNodes = map[string][2]uint32{
 	"/dev/sda": {8, 0}, "/dev/sda1": {8, 1}, "/dev/sda2": {8, 2},
@@ -44,7 +57,7 @@ func TestInspectFixtureDisk(t *testing.T) {
 	}
 	mounts1 := []string{"/media/ev idence", `/mnt/tab\011and\012newline`}
 	want := &Info{
-		Path: "/dev/disk/by-id/ata-Samsung", Name: "sda", Kind: KindDisk, Major: 8, Minor: 0,
+		Path: "/dev/sda", GivenPath: "/dev/disk/by-id/ata-Samsung", Name: "sda", Kind: KindDisk, Major: 8, Minor: 0,
 		Size: 4194304 * 512, LogicalSectorSize: 512, PhysicalSectorSize: 4096,
 		Vendor: "ATA", Model: "Samsung SSD 860", Serial: "S3Z9NB0K123456X",
 		Rotational: true,
@@ -54,8 +67,9 @@ func TestInspectFixtureDisk(t *testing.T) {
 			{Path: "/dev/sda2", Name: "sda2", Number: 2, Major: 8, Minor: 2, Start: 1050624 * 512, Size: 3143680 * 512,
 				ReadOnly: true, Mounts: []string{}, Holders: []string{"dm-0"}},
 		},
-		Mounts:  mounts1,
-		Holders: []string{"dm-0"},
+		Mounts:           mounts1,
+		Holders:          []string{"dm-0"},
+		CountersCompared: []string{},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Info{})); diff != "" {
 		t.Errorf("Inspect (-want +got):\n%s", diff)
@@ -73,11 +87,11 @@ func TestInspectFixturePartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Info{
-		Path: "/dev/sda2", Name: "sda2", Kind: KindPartition, Major: 8, Minor: 2,
+		Path: "/dev/sda2", GivenPath: "/dev/sda2", Name: "sda2", Kind: KindPartition, Major: 8, Minor: 2,
 		Size: 3143680 * 512, LogicalSectorSize: 512, PhysicalSectorSize: 4096,
 		Vendor: "ATA", Model: "Samsung SSD 860", Serial: "S3Z9NB0K123456X",
 		ReadOnly: true, Rotational: true, Parent: "/dev/sda",
-		Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{"dm-0"},
+		Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{"dm-0"}, CountersCompared: []string{},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Info{})); diff != "" {
 		t.Errorf("Inspect (-want +got):\n%s", diff)
@@ -258,4 +272,22 @@ func containsU64(xs []uint64, x uint64) bool {
 		}
 	}
 	return false
+}
+
+func TestDiskName(t *testing.T) {
+	s := fixtureSystem(t, "basic", basicNodes)
+	for p, want := range map[string]string{"/dev/sda": "sda", "/dev/sda2": "sda", "/dev/nvme0n1": "nvme0n1", "/dev/dm-0": "dm-0"} {
+		info, err := s.Inspect(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.DiskName(); got != want {
+			t.Errorf("%s: DiskName %q, want %q", p, got, want)
+		}
+	}
+	for _, info := range []*Info{nil, {Kind: KindRegular, Name: "x.img"}, {Kind: KindPartition, Name: "sdb1"}} {
+		if got := info.DiskName(); got != "" {
+			t.Errorf("DiskName of %+v = %q, want \"\"", info, got)
+		}
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/custodian-forensics/custodian/internal/atomicfile"
 )
 
 // DefaultStateDir is where the write-block state records live: on tmpfs, so
@@ -45,6 +47,13 @@ type StateRecord struct {
 	PartitionOnly bool `json:"partition_only"`
 	// Devices are the devices made read-only with their counters then.
 	Devices []StateDevice `json:"devices"`
+	// Baseline are the counters of the disk and of every partition, made
+	// read-only or not, read together when protection began. Writes through
+	// the disk node count on the disk's counter only, never on a
+	// partition's; the baseline lets a later look tell them from writes
+	// through the nodes of partitions (see [System.WrittenSince]). Records
+	// of older versions have none.
+	Baseline []StateDevice `json:"baseline,omitempty"`
 	// Writers are rw mounts and holders present when protection began (only
 	// with --force); the flag does not stop them.
 	Writers []Writer `json:"writers,omitempty"`
@@ -79,7 +88,8 @@ func (st *StateStore) file(disk string) (string, error) {
 	return filepath.Join(st.dir(), disk+".json"), nil
 }
 
-// Save writes rec atomically (temporary file, fsync, rename), creating Dir
+// Save writes rec atomically (see internal/atomicfile: temporary file,
+// fsync, rename, fsync of Dir), mode 0600 whatever the umask, creating Dir
 // (0700) when needed.
 func (st *StateStore) Save(rec *StateRecord) error {
 	p, err := st.file(rec.Disk)
@@ -94,23 +104,7 @@ func (st *StateStore) Save(rec *StateRecord) error {
 	if err := os.MkdirAll(st.dir(), 0o700); err != nil {
 		return fmt.Errorf("write-block state: %w", err)
 	}
-	tmp, err := os.CreateTemp(st.dir(), "."+rec.Disk+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write-block state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write-block state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write-block state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write-block state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := atomicfile.WriteFile(p, append(b, '\n'), 0o600, atomicfile.ExactPerm()); err != nil {
 		return fmt.Errorf("write-block state: %w", err)
 	}
 	return nil
@@ -167,6 +161,23 @@ func (st *StateStore) List() ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// baseline returns the baseline counter of name: from Baseline, or for a
+// record without one that protected the whole disk, from Devices (read at
+// the same moment then).
+func (rec *StateRecord) baseline(name string) (StateDevice, bool) {
+	for _, d := range rec.Baseline {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	if len(rec.Baseline) == 0 && !rec.PartitionOnly {
+		if _, ok := rec.device(rec.Disk); ok {
+			return rec.device(name)
+		}
+	}
+	return StateDevice{}, false
 }
 
 // device returns the record's entry for name.

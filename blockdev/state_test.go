@@ -3,6 +3,7 @@ package blockdev
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,12 @@ func TestStateStoreRoundTrip(t *testing.T) {
 	got, err := st.Load("sdb")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if fi, err := os.Stat(st.Dir + "/sdb.json"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("record file: %v %v, want mode 0600", fi, err)
+	}
+	if es, _ := os.ReadDir(st.Dir); len(es) != 1 {
+		t.Errorf("left over files in the state folder: %v", es)
 	}
 	if diff := cmp.Diff(rec, got); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)

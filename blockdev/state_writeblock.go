@@ -112,7 +112,7 @@ func (s *System) WriteBlockOn(p string, o WriteBlockOptions) (*WriteBlockResult,
 	if err != nil {
 		return nil, err
 	}
-	res := &WriteBlockResult{Target: p, Disk: s.nodePath(diskOf(info)), Writers: []Writer{}}
+	res := &WriteBlockResult{Target: p, Disk: s.nodePath(info.DiskName()), Writers: []Writer{}}
 	res.Writers, err = s.writersOf(targets)
 	if err != nil {
 		return nil, fmt.Errorf("write-block %s: %w", p, err)
@@ -174,7 +174,7 @@ func (s *System) WriteBlockOff(p string, o WriteBlockOptions) (*WriteBlockResult
 	if err != nil {
 		return nil, err
 	}
-	res := &WriteBlockResult{Target: p, Disk: s.nodePath(diskOf(info)), Writers: []Writer{}}
+	res := &WriteBlockResult{Target: p, Disk: s.nodePath(info.DiskName()), Writers: []Writer{}}
 	wasRO := map[string]bool{}
 	for _, t := range targets {
 		wasRO[s.nodePath(t.name)], _ = ReadOnly(s.nodePath(t.name))
@@ -192,7 +192,7 @@ func (s *System) WriteBlockOff(p string, o WriteBlockOptions) (*WriteBlockResult
 		}
 	}
 	if o.State != nil {
-		disk := diskOf(info)
+		disk := info.DiskName()
 		if o.PartitionOnly && info.Kind == KindPartition {
 			if rec, err := o.State.Load(disk); err == nil {
 				var keep []StateDevice
@@ -235,17 +235,10 @@ func (s *System) writeBlockTargets(p string, partitionOnly bool) (*Info, []block
 		}
 		return info, []blockEntry{e}, nil
 	}
-	disk := diskOf(info)
+	disk := info.DiskName()
 	targets := []blockEntry{{name: disk, dir: path.Join("block", disk)}}
 	targets = append(targets, s.partitionsOf(disk)...)
 	return info, targets, nil
-}
-
-func diskOf(info *Info) string {
-	if info.Kind == KindPartition && info.Parent != "" {
-		return path.Base(info.Parent)
-	}
-	return info.Name
 }
 
 func (s *System) deviceStates(targets []blockEntry, wasRO map[string]bool) []DeviceState {
@@ -316,7 +309,7 @@ func (s *System) newRecord(info *Info, targets []blockEntry, o WriteBlockOptions
 	if o.Now != nil {
 		now = o.Now
 	}
-	disk := diskOf(info)
+	disk := info.DiskName()
 	rec := &StateRecord{Disk: disk, Path: s.nodePath(disk), By: o.By, ProtectedAt: now().UTC(),
 		PartitionOnly: o.PartitionOnly && info.Kind == KindPartition, DiskSeq: s.diskSeq(disk)}
 	if rec.By == "" {
@@ -337,7 +330,26 @@ func (s *System) newRecord(info *Info, targets []blockEntry, o WriteBlockOptions
 		rec.Devices = append(rec.Devices, StateDevice{Name: t.name, Path: s.nodePath(t.name),
 			SectorsWritten: st.SectorsWritten, WritesDone: st.WritesCompleted})
 	}
+	rec.Baseline = s.baselineOf(disk)
 	return rec
+}
+
+// baselineOf reads the counters of disk and of every partition of it, for
+// StateRecord.Baseline. The disk's counter is read first: a write through a
+// partition between the reads then counts later as a write through the disk
+// node (a false alarm), never the other way round (a hidden one).
+func (s *System) baselineOf(disk string) []StateDevice {
+	st, err := s.WriteStats(disk)
+	if err != nil {
+		return nil // without the disk's counter the partitions' are of no use
+	}
+	out := []StateDevice{{Name: disk, Path: s.nodePath(disk), SectorsWritten: st.SectorsWritten, WritesDone: st.WritesCompleted}}
+	for _, pe := range s.partitionsOf(disk) {
+		if st, err := s.WriteStats(pe.name); err == nil {
+			out = append(out, StateDevice{Name: pe.name, Path: s.nodePath(pe.name), SectorsWritten: st.SectorsWritten, WritesDone: st.WritesCompleted})
+		}
+	}
+	return out
 }
 
 // saveRecord stores rec, keeping the start of an existing record of the
@@ -351,6 +363,9 @@ func (s *System) saveRecord(st *StateStore, rec *StateRecord) error {
 		}
 		old.PartitionOnly = old.PartitionOnly && rec.PartitionOnly
 		old.Writers = append(old.Writers, rec.Writers...)
+		if _, ok := old.baseline(old.Disk); !ok {
+			old.Baseline = rec.Baseline // a record of an older version
+		}
 		rec = old
 	}
 	return st.Save(rec)
@@ -380,46 +395,18 @@ func (s *System) recordCurrent(rec *StateRecord) bool {
 			return false
 		}
 	}
+	if d, ok := rec.baseline(rec.Disk); ok {
+		if st, err := s.WriteStats(d.Name); err == nil && st.SectorsWritten < d.SectorsWritten {
+			return false
+		}
+	}
 	return true
-}
-
-// SectorsWrittenSince is the rise of the sectors-written counter (512-byte
-// units) of the device named name (disk or partition) since rec began, and
-// false when rec does not cover it or no longer describes the medium in the
-// disk. For a whole-disk record the disk's counter is used (it includes its
-// partitions); for a partition-only record and a disk, the sum over the
-// protected partitions.
-func (s *System) SectorsWrittenSince(rec *StateRecord, name string) (int64, bool) {
-	if rec == nil || !s.recordCurrent(rec) {
-		return 0, false
-	}
-	delta := func(d StateDevice) (int64, bool) {
-		st, err := s.WriteStats(d.Name)
-		if err != nil {
-			return 0, false
-		}
-		return st.SectorsWritten - d.SectorsWritten, true
-	}
-	if d, ok := rec.device(name); ok && (name != rec.Disk || !rec.PartitionOnly) {
-		return delta(d)
-	}
-	if name == rec.Disk && rec.PartitionOnly {
-		var sum int64
-		for _, d := range rec.Devices {
-			n, ok := delta(d)
-			if !ok {
-				return 0, false
-			}
-			sum += n
-		}
-		return sum, true
-	}
-	return 0, false
 }
 
 // WriteBlockStatus describes the named devices, or with no names every
 // disk in sysfs (skipping loop devices with nothing attached), with
-// SectorsWrittenSinceProtected filled from st's records.
+// SectorsWrittenSinceProtected and CountersCompared filled from st's
+// records (see [System.WrittenSince]).
 func (s *System) WriteBlockStatus(paths []string, st *StateStore) ([]*Info, error) {
 	if len(paths) == 0 {
 		disks, err := fs.ReadDir(s.Sys, "block")
@@ -442,9 +429,11 @@ func (s *System) WriteBlockStatus(paths []string, st *StateStore) ([]*Info, erro
 		if info.Kind == KindRegular {
 			return out, fmt.Errorf("%s: %w", p, ErrNotBlockDevice)
 		}
-		if rec, err := st.Load(diskOf(info)); err == nil {
-			if n, ok := s.SectorsWrittenSince(rec, info.Name); ok {
+		if rec, err := st.Load(info.DiskName()); err == nil {
+			if w, ok := s.WrittenSince(rec, info.Name); ok {
+				n := w.Sectors
 				info.SectorsWrittenSinceProtected = &n
+				info.CountersCompared = w.Counters
 			}
 		}
 		out = append(out, info)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,9 @@ type System struct {
 	Proc fs.FS  // rooted at /proc
 	Dev  string // directory of device nodes, "/dev"
 
+	// resolve follows symbolic links (/dev/disk/by-id/… → /dev/sdb); nil
+	// means filepath.EvalSymlinks.
+	resolve func(path string) (string, error)
 	// stat describes a path; nil means the real stat(2).
 	stat func(path string) (node, error)
 	// probe asks a device node by ioctl for its geometry; nil means sysfs
@@ -36,6 +40,27 @@ type System struct {
 // preferred over sysfs for size, sector sizes and the read-only flag.
 func DefaultSystem() *System {
 	return &System{Sys: os.DirFS("/sys"), Proc: os.DirFS("/proc"), Dev: "/dev", stat: statNode, probe: probeNode}
+}
+
+// resolvePath returns p with every symbolic link resolved, or p itself when
+// that fails (a missing path then fails in stat, with the usual error).
+func (s *System) resolvePath(p string) string {
+	resolve := s.resolve
+	if resolve == nil {
+		resolve = filepath.EvalSymlinks
+	}
+	if r, err := resolve(p); err == nil && r != "" {
+		return r
+	}
+	return p
+}
+
+// statPath is stat(2) of p, or the fixture's stand-in.
+func (s *System) statPath(p string) (node, error) {
+	if s.stat == nil {
+		return statNode(p)
+	}
+	return s.stat(p)
 }
 
 type nodeKind int

@@ -54,9 +54,12 @@ type Protection struct {
 	// partitions in order.
 	Devices []string
 
-	sys       *System
-	diskName  string
-	wasRO     map[string]bool
+	sys      *System
+	diskName string
+	wasRO    map[string]bool // by node path
+	// wasRODev is wasRO by device number, so that any path naming one of
+	// the devices (a /dev/disk/by-id symlink, a node elsewhere) is answered.
+	wasRODev  map[uint64]bool
 	setByUs   []string
 	startSect int64
 }
@@ -79,23 +82,23 @@ func (s *System) Protect(p string) (*Protection, error) {
 	if info.Kind == KindRegular {
 		return nil, fmt.Errorf("write-block %s: %w", p, ErrNotBlockDevice)
 	}
-	diskName := info.Name
-	if info.Kind == KindPartition {
-		diskName = path.Base(info.Parent)
-	}
-	pr := &Protection{sys: s, diskName: diskName, Disk: s.nodePath(diskName), wasRO: map[string]bool{}}
-	pr.Devices = append(pr.Devices, pr.Disk)
-	for _, pe := range s.partitionsOf(diskName) {
-		pr.Devices = append(pr.Devices, s.nodePath(pe.name))
+	diskName := info.DiskName()
+	pr := &Protection{sys: s, diskName: diskName, Disk: s.nodePath(diskName), wasRO: map[string]bool{}, wasRODev: map[uint64]bool{}}
+	entries := append([]blockEntry{{name: diskName, dir: path.Join("block", diskName)}}, s.partitionsOf(diskName)...)
+	for _, e := range entries {
+		pr.Devices = append(pr.Devices, s.nodePath(e.name))
 	}
 	// Read every prior state before changing anything: once the disk is
 	// read-only, its partitions read read-only too.
-	for _, d := range pr.Devices {
+	for i, d := range pr.Devices {
 		ro, err := ReadOnly(d)
 		if err != nil {
 			return nil, fmt.Errorf("write-block %s: %w: %w", p, ErrNotProtected, err)
 		}
 		pr.wasRO[d] = ro
+		if ma, mi, err := s.devNum(entries[i].dir); err == nil {
+			pr.wasRODev[mkdev(ma, mi)] = ro
+		}
 	}
 	var errs []error
 	for _, d := range pr.Devices {
@@ -150,9 +153,22 @@ func (pr *Protection) confirm() []error {
 	return errs
 }
 
-// WasReadOnly reports whether device node path was already read-only before
-// Protect (for a partition: also when only its disk was).
-func (pr *Protection) WasReadOnly(path string) bool { return pr.wasRO[path] }
+// WasReadOnly reports whether the device that p names was already
+// read-only before Protect (for a partition: also when only its disk was).
+// p may be any path of one of pr.Devices: its node, a symlink to it such as
+// /dev/disk/by-id/…, or another node of the same device number. It is
+// false for paths naming none of them.
+func (pr *Protection) WasReadOnly(p string) bool {
+	if n, err := pr.sys.statPath(p); err == nil && n.kind == nodeBlock {
+		if ro, ok := pr.wasRODev[n.rdev]; ok {
+			return ro
+		}
+	}
+	if ro, ok := pr.wasRO[p]; ok {
+		return ro
+	}
+	return pr.wasRO[pr.sys.resolvePath(p)]
+}
 
 // SectorsWritten is the rise of the disk's sectors-written counter (512-byte
 // units) since Protect. The disk's counter already includes every write to

@@ -73,6 +73,9 @@ func renderInfo(w io.Writer, info *blockdev.Info) error {
 		}
 	}
 	line("path", info.Path)
+	if info.GivenPath != "" && info.GivenPath != info.Path {
+		line("given as", info.GivenPath)
+	}
 	if info.Kind != blockdev.KindRegular {
 		line("name", fmt.Sprintf("%s (%d:%d)", info.Name, info.Major, info.Minor))
 	}

@@ -91,6 +91,45 @@ func TestInfoRegularFile(t *testing.T) {
 	}
 }
 
+// TestInfoSymlink: a source named through a symbolic link is described by
+// its real path, and the path given is kept.
+func TestInfoSymlink(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "evidence.dd")
+	if err := os.WriteFile(file, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "by-id", "usb-Evidence")
+	if err := os.Mkdir(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../evidence.dd", link); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "info", "--json", link)
+	if code != 0 {
+		t.Fatalf("info --json: exit %d, stderr %q", code, errs)
+	}
+	var v struct {
+		Path      string `json:"path"`
+		GivenPath string `json:"given_path"`
+		Name      string `json:"name"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Path != file || v.GivenPath != link || v.Name != "evidence.dd" {
+		t.Errorf("info --json %s: path %q given_path %q name %q, want path %s", link, v.Path, v.GivenPath, v.Name, file)
+	}
+	code, out, _ = runCLI(t, "info", link)
+	if code != 0 || !strings.Contains(out, "path:     "+file+"\n") || !strings.Contains(out, "given as: "+link+"\n") {
+		t.Errorf("info %s: exit %d\n%s", link, code, out)
+	}
+	if _, out, _ = runCLI(t, "info", file); strings.Contains(out, "given as") {
+		t.Errorf("info of a plain path shows \"given as\":\n%s", out)
+	}
+}
+
 func TestInfoRefusals(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ path, msg string }{

@@ -9,12 +9,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/custodian-forensics/custodian/blockdev"
+	"github.com/custodian-forensics/custodian/internal/atomicfile"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -134,6 +134,12 @@ left out), or the ones named, with the read-only flag, size, model and serial,
 partitions, mounts and holders, and for devices protected by "writeblock on"
 or "watch" the sectors written since protection began (512-byte units, from
 the block layer's counters; anything but 0 means the device was written).
+Linux counts a write made through the disk node on the disk's counter only,
+also when it lands in a partition, so for a partition the writes through the
+disk node since protection began are added to the partition's own (the
+disk's rise less all its partitions' rises): with --partition-only the disk
+stays writable, and such writes reach the partition. COUNTERS COMPARED
+(counters_compared in JSON) names the counters used.
 It says when the kernel command line turns on udev.blockdev_read_only.
 
 With --json it prints a JSON list of objects, as "info --json" prints one.
@@ -376,7 +382,8 @@ func runWriteblockStatus(g *globalOptions, opts writeblockOptions, args []string
 	var written []string
 	for _, in := range infos {
 		if n := in.SectorsWrittenSinceProtected; n != nil && *n != 0 {
-			written = append(written, fmt.Sprintf("%s: %d sectors written since protection began", in.Path, *n))
+			written = append(written, fmt.Sprintf("%s: %d sectors written since protection began (counters of %s)",
+				in.Path, *n, strings.Join(in.CountersCompared, ", ")))
 		}
 	}
 	if len(written) > 0 {
@@ -388,19 +395,19 @@ func runWriteblockStatus(g *globalOptions, opts writeblockOptions, args []string
 
 func renderStatus(w io.Writer, infos []*blockdev.Info) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEVICE\tRO\tSIZE\tMODEL\tSERIAL\tWRITTEN SINCE PROTECTED\tMOUNTS\tHOLDERS")
-	row := func(path string, ro bool, size int64, model, serial string, since *int64, mounts, holders []string) {
+	fmt.Fprintln(tw, "DEVICE\tRO\tSIZE\tMODEL\tSERIAL\tWRITTEN SINCE PROTECTED\tCOUNTERS COMPARED\tMOUNTS\tHOLDERS")
+	row := func(path string, ro bool, size int64, model, serial string, since *int64, counters, mounts, holders []string) {
 		ws := "-"
 		if since != nil {
 			ws = fmt.Sprintf("%d sectors", *since)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", path, roRW(ro), humanBytes(size), dash(model), dash(serial), ws,
-			dash(strings.Join(mounts, ", ")), dash(strings.Join(holders, ", ")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", path, roRW(ro), humanBytes(size), dash(model), dash(serial), ws,
+			dash(strings.Join(counters, "+")), dash(strings.Join(mounts, ", ")), dash(strings.Join(holders, ", ")))
 	}
 	for _, in := range infos {
-		row(in.Path, in.ReadOnly, in.Size, in.Model, in.Serial, in.SectorsWrittenSinceProtected, in.Mounts, in.Holders)
+		row(in.Path, in.ReadOnly, in.Size, in.Model, in.Serial, in.SectorsWrittenSinceProtected, in.CountersCompared, in.Mounts, in.Holders)
 		for _, p := range in.Partitions {
-			row("  "+p.Path, p.ReadOnly, p.Size, "", "", nil, p.Mounts, p.Holders)
+			row("  "+p.Path, p.ReadOnly, p.Size, "", "", nil, nil, p.Mounts, p.Holders)
 		}
 	}
 	tw.Flush()
@@ -491,24 +498,9 @@ func runWriteblockUdevRule(g *globalOptions, opts writeblockOptions) error {
 		_, err := io.WriteString(g.stdout, rule)
 		return err
 	}
-	dir := filepath.Dir(opts.rulePath)
-	tmp, err := os.CreateTemp(dir, ".custodian-rule-*")
-	if err != nil {
-		return withCode(ExitFailure, fmt.Errorf("install udev rule: %w", err))
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(rule); err != nil {
-		tmp.Close()
-		return withCode(ExitFailure, fmt.Errorf("install udev rule: %w", err))
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return withCode(ExitFailure, fmt.Errorf("install udev rule: %w", err))
-	}
-	if err := tmp.Close(); err != nil {
-		return withCode(ExitFailure, fmt.Errorf("install udev rule: %w", err))
-	}
-	if err := os.Rename(tmp.Name(), opts.rulePath); err != nil {
+	// udevd reads the rule as root, but other tools (and people) read rules
+	// too: 0644 as every rules file, whatever the umask.
+	if err := atomicfile.WriteFile(opts.rulePath, []byte(rule), 0o644, atomicfile.ExactPerm()); err != nil {
 		return withCode(ExitFailure, fmt.Errorf("install udev rule: %w", err))
 	}
 	fmt.Fprintf(g.stdout, "installed %s\nrun 'udevadm control --reload' so udevd uses it; devices present now are not changed\n", opts.rulePath)

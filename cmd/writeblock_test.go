@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/custodian-forensics/custodian/hashing"
 	"github.com/custodian-forensics/custodian/internal/looptest"
 	"github.com/custodian-forensics/custodian/report"
+	"github.com/google/go-cmp/cmp"
 )
 
 // attachClearRO attaches through looptest and clears the read-only flags
@@ -55,9 +58,10 @@ type statusJSON struct {
 		Path     string `json:"path"`
 		ReadOnly bool   `json:"read_only"`
 	} `json:"partitions"`
-	Mounts  []string `json:"mounts"`
-	Holders []string `json:"holders"`
-	Since   *int64   `json:"sectors_written_since_protected"`
+	Mounts   []string `json:"mounts"`
+	Holders  []string `json:"holders"`
+	Since    *int64   `json:"sectors_written_since_protected"`
+	Counters []string `json:"counters_compared"`
 }
 
 func statusOf(t *testing.T, state, dev string) (int, statusJSON, string) {
@@ -198,6 +202,121 @@ func TestWriteblockMountedReadWrite(t *testing.T) {
 	checkMatchesBlockdev(t, s)
 }
 
+// writeThroughDisk writes 4 KiB of 0xAA through the disk node dev at byte
+// offset off with dd oflag=direct, and checks with an O_DIRECT read that
+// the bytes reached partition part at partOff.
+func writeThroughDisk(t *testing.T, dev string, off int64, part string, partOff int64) {
+	t.Helper()
+	const n = 4096
+	src := filepath.Join(t.TempDir(), "aa")
+	if err := os.WriteFile(src, bytes.Repeat([]byte{0xAA}, n), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("dd", "if="+src, "of="+dev, "bs=4096", "count=1", "seek="+strconv.FormatInt(off/n, 10),
+		"oflag=direct", "conv=notrunc,fsync", "status=none").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dd into %s at %d: %v: %s", dev, off, err, out)
+	}
+	d, err := blockdev.Open(part, blockdev.OpenOptions{Direct: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	buf := blockdev.AlignedBuffer(n, n)
+	if _, err := d.ReadAt(buf, partOff); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, bytes.Repeat([]byte{0xAA}, n)) {
+		t.Fatalf("the write through %s at %d did not reach %s at %d", dev, off, part, partOff)
+	}
+}
+
+// TestWriteblockStatusPartitionOnlyDiskNodeWrite: after on --partition-only
+// the disk stays writable, and a write through the disk node into the
+// partition's sectors counts on the disk's counter only. status of the
+// partition must report it (exit 1) and name the counters compared; a write
+// through the sibling partition's own node must not count.
+func TestWriteblockStatusPartitionOnlyDiskNodeWrite(t *testing.T) {
+	dev := partitionedDisk(t)
+	parts := looptest.Partitions(dev)
+	state := t.TempDir()
+	disk, p1, p2 := filepath.Base(dev), filepath.Base(parts[0]), filepath.Base(parts[1])
+
+	code, out, errs := runCLI(t, "writeblock", "on", "--partition-only", "--state-dir", state, parts[0])
+	if code != 0 {
+		t.Fatalf("on --partition-only: exit %d\n%s%s", code, out, errs)
+	}
+	if looptest.Blockdev(t, "--getro", dev) != "0" || looptest.Blockdev(t, "--getro", parts[0]) != "1" {
+		t.Fatalf("on --partition-only: disk ro %s, partition ro %s", looptest.Blockdev(t, "--getro", dev), looptest.Blockdev(t, "--getro", parts[0]))
+	}
+	code, s, errs := statusOf(t, state, parts[0])
+	if code != 0 || s.Since == nil || *s.Since != 0 {
+		t.Fatalf("status right after on: exit %d, %+v\n%s", code, s, errs)
+	}
+	if !cmp.Equal(s.Counters, []string{disk, p1, p2}) {
+		t.Errorf("status right after on: counters compared %v, want %v", s.Counters, []string{disk, p1, p2})
+	}
+
+	// The sibling is not protected: writes through its own node are its
+	// business and do not count for the protected partition.
+	_, p2Len := looptest.PartitionLayout(32<<20, 512, 2, 2)
+	writeThroughDisk(t, parts[1], 0, parts[1], 0)
+	writeThroughDisk(t, parts[1], p2Len-4096, parts[1], p2Len-4096)
+	if code, s, errs := statusOf(t, state, parts[0]); code != 0 || s.Since == nil || *s.Since != 0 {
+		t.Errorf("status after writes through %s: exit %d, %+v\n%s", parts[1], code, s, errs)
+	}
+
+	// Through the disk node, at the partition's first sector.
+	start, _ := looptest.PartitionLayout(32<<20, 512, 2, 1)
+	writeThroughDisk(t, dev, start, parts[0], 0)
+	code, s, errs = statusOf(t, state, parts[0])
+	if code != 1 || s.Since == nil || *s.Since < 8 || !strings.Contains(errs, "sectors written since protection began") {
+		t.Errorf("status after a write through the disk node into %s: exit %d, %+v\n%s", parts[0], code, s, errs)
+	} else {
+		t.Logf("status %s: %d sectors written since protected, counters %v", parts[0], *s.Since, s.Counters)
+	}
+	if !cmp.Equal(s.Counters, []string{disk, p1, p2}) || !strings.Contains(errs, "counters of "+disk+", "+p1) {
+		t.Errorf("counters compared %v, stderr %q; want the disk's named", s.Counters, errs)
+	}
+	code, out, _ = runCLI(t, "writeblock", "status", "--state-dir", state, parts[0])
+	if code != 1 || !strings.Contains(out, disk+"+"+p1+"+"+p2) || !strings.Contains(out, "COUNTERS COMPARED") {
+		t.Errorf("status text: exit %d\n%s", code, out)
+	}
+	// The disk's own status: the protected partition's writes and the disk
+	// node's, not the sibling's.
+	if code, s, _ := statusOf(t, state, dev); code != 1 || s.Since == nil || *s.Since != 8 {
+		t.Errorf("status of the disk: exit %d, %+v", code, s)
+	}
+}
+
+// TestWriteblockStatusDiskFlagCleared: whole-disk protection, but the
+// disk's flag is cleared for a while (blockdev --setrw): a write through the
+// disk node into a partition, which keeps its own flag, must show in the
+// partition's status.
+func TestWriteblockStatusDiskFlagCleared(t *testing.T) {
+	dev := partitionedDisk(t)
+	parts := looptest.Partitions(dev)
+	state := t.TempDir()
+	if code, out, errs := runCLI(t, "writeblock", "on", "--state-dir", state, dev); code != 0 {
+		t.Fatalf("on: exit %d\n%s%s", code, out, errs)
+	}
+	if out, err := exec.Command("blockdev", "--setrw", dev).CombinedOutput(); err != nil {
+		t.Fatalf("blockdev --setrw: %v: %s", err, out)
+	}
+	start, _ := looptest.PartitionLayout(32<<20, 512, 2, 2)
+	writeThroughDisk(t, dev, start+8192, parts[1], 8192)
+	if out, err := exec.Command("blockdev", "--setro", dev).CombinedOutput(); err != nil {
+		t.Fatalf("blockdev --setro: %v: %s", err, out)
+	}
+	code, s, errs := statusOf(t, state, parts[1])
+	if code != 1 || s.Since == nil || *s.Since < 8 || len(s.Counters) != 3 || s.Counters[0] != filepath.Base(dev) {
+		t.Errorf("status of %s after a write through the disk node: exit %d, %+v\n%s", parts[1], code, s, errs)
+	}
+	if code, s, _ := statusOf(t, state, dev); code != 1 || s.Since == nil || *s.Since < 8 || !cmp.Equal(s.Counters, []string{filepath.Base(dev)}) {
+		t.Errorf("status of the disk: exit %d, %+v", code, s)
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for the watch goroutine and the test.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -268,10 +387,29 @@ func TestWriteblockUdevRule(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `KERNELS=="vda*"`) || !strings.Contains(out, `ENV{ID_SERIAL_SHORT}=="SERIAL1"`) || !strings.Contains(out, "--setro $devnode") {
 		t.Errorf("udev-rule: exit %d\n%s%s", code, out, errs)
 	}
-	path := filepath.Join(t.TempDir(), "61-custodian-writeblock.rules")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "61-custodian-writeblock.rules")
+	// A restrictive umask must not make the rule unreadable for udevd's
+	// tools, and an existing rule is replaced whole.
+	if err := os.WriteFile(path, []byte("old rule\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := syscall.Umask(0o077)
 	code, _, errs = runCLI(t, "writeblock", "udev-rule", "--install", "--path", path)
+	syscall.Umask(old)
 	b, err := os.ReadFile(path)
-	if code != 0 || err != nil || !strings.Contains(string(b), "RUN+=") {
+	if code != 0 || err != nil || !strings.Contains(string(b), "RUN+=") || strings.Contains(string(b), "old rule") {
 		t.Errorf("--install: exit %d, %v\n%s", code, err, errs)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("installed rule mode: %v %v, want 0644", fi.Mode(), err)
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 1 {
+		t.Errorf("left over files next to the rule: %v", es)
+	}
+	// A folder that does not exist: exit 1, nothing written.
+	code, _, errs = runCLI(t, "writeblock", "udev-rule", "--install", "--path", filepath.Join(dir, "missing", "x.rules"))
+	if code != 1 || !strings.Contains(errs, "install udev rule") {
+		t.Errorf("--install into a missing folder: exit %d\n%s", code, errs)
 	}
 }

@@ -12,8 +12,12 @@ import (
 // fakeSigner signs with a fixed text, to test WriteFiles without keys.
 type fakeSigner struct{ err error }
 
+// fakeFingerprint is well-formed (Parse checks the form), but of no key.
+const fakeFingerprint = "SHA256:ZmFrZSBmaW5nZXJwcmludCBvZiBubyBrZXkgYXQgYWw"
+
 func (f fakeSigner) Info() *SignerInfo {
-	return &SignerInfo{KeyType: "ssh-ed25519", Fingerprint: "SHA256:fake", PublicKey: "ssh-ed25519 AAAA"}
+	return &SignerInfo{KeyType: "ssh-ed25519", Fingerprint: fakeFingerprint,
+		PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH5e8dBNr3yjbcGVvb3xyNbUl7qZHO0rYGlXmxXb3Bb5"}
 }
 
 func (f fakeSigner) Sign(m []byte) ([]byte, error) {
@@ -30,7 +34,7 @@ func TestWriteFiles(t *testing.T) {
 	if err := WriteFiles(dir, "sdb", r, fakeSigner{}); err != nil {
 		t.Fatal(err)
 	}
-	if r.Signer == nil || r.Signer.Fingerprint != "SHA256:fake" {
+	if r.Signer == nil || r.Signer.Fingerprint != fakeFingerprint {
 		t.Errorf("signer not recorded before signing: %+v", r.Signer)
 	}
 	for _, f := range []string{"sdb.report.json", "sdb.report.json.sig", "sdb.report.txt"} {

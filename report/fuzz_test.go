@@ -18,10 +18,20 @@ func FuzzParse(f *testing.F) {
 	f.Add(empty)
 	f.Add([]byte(`{"schema":"custodian/report/v1","status":"complete","image":{"segments":[{"file":"a.001","hashes":null}]}}`))
 	f.Add([]byte(`{"schema":"custodian/report/v1","status":"incomplete","events":[{"offset":0}],"hashes":{"md5":"\u2028<>&"}}`))
+	// Hashes and signers of the right and of the wrong form.
+	f.Add([]byte(`{"schema":"custodian/report/v1","status":"complete","hashes":{"md5":"d41d8cd98f00b204e9800998ecf8427e","sha1":"da39a3ee5e6b4b0d3255bfef95601890afd80709"}}`))
+	f.Add([]byte(`{"schema":"custodian/report/v1","status":"complete","hashes":{"md5":"D41D8CD98F00B204E9800998ECF8427E"}}`))
+	f.Add([]byte(`{"schema":"custodian/report/v1","status":"complete","hash_windows":[{"hashes":{"sha256":"00"}}],"verification":{"hashes":{"crc32":"00000000"}}}`))
+	f.Add([]byte(`{"schema":"custodian/report/v1","status":"complete","signer":{"key_type":"ssh-ed25519","fingerprint":"SHA256:2bPtq4Jtj1rEnWQxm3yVxmDcCfAJ1vSCgQbGxrUn3Ow","public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH5e8dBNr3yjbcGVvb3xyNbUl7qZHO0rYGlXmxXb3Bb5"}}`))
+	f.Add([]byte(`{"schema":"custodian/report/v1","status":"complete","signer":{"key_type":"ssh-rsa","fingerprint":"SHA256:fake","public_key":"ssh-ed25519 AAAA comment"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Parse(b)
 		if err != nil {
 			return
+		}
+		// Whatever is accepted has well-formed hashes and signer.
+		if err := r.validateEvidence(); err != nil {
+			t.Fatalf("Parse accepted malformed evidence: %v", err)
 		}
 		m1, err := Marshal(r)
 		if err != nil {

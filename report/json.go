@@ -76,8 +76,16 @@ func hashesOrEmpty(h Hashes) Hashes {
 // It is strict about what verification relies on and lenient about the
 // rest. It rejects anything that is not a single JSON object of schema
 // [Schema] (wrapping [ErrSchema]), trailing data, an unknown status, negative
-// offsets or lengths, and segment file names that are not plain file names
-// (a report must never make verify open a path outside its folder).
+// offsets or lengths, segment file names that are not plain file names
+// (a report must never make verify open a path outside its folder), hash
+// values that are not lower-case hex of their algorithm's length (md5 32,
+// sha1 40, sha256 64, sha512 128 digits) or of an unknown algorithm, in
+// hashes, segments, hash windows and verification alike, and a signer whose
+// fingerprint is not "SHA256:" and 43 characters of unpadded base64, whose
+// public key is not one OpenSSH key as "TYPE BASE64", or whose key type is
+// not that key's. What a report says comes from evidence that may have
+// been edited; text fields that are printed should still go through
+// [Printable].
 // Fields it does not know are ignored: newer versions of custodian may add
 // fields within the same schema version, and older ones must still verify
 // those reports. The signature covers the file's bytes, not what Parse
@@ -156,7 +164,7 @@ func (r *Report) validate() error {
 	if r.Source.Size < 0 || r.BytesAcquired < 0 || r.Image.SegmentSize < 0 {
 		return errors.New("negative size")
 	}
-	return nil
+	return r.validateEvidence()
 }
 
 // checkFileName accepts plain file names only: no directories, no "." or

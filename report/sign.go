@@ -5,9 +5,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
@@ -33,6 +36,11 @@ var (
 	// ErrAgentKey: the agent does not hold the requested key, or holds
 	// several and none was named.
 	ErrAgentKey = errors.New("key not found in ssh-agent")
+	// ErrKeyPermissions: the private key file is not a regular file, or
+	// its group or others have any permission on it. ssh and ssh-keygen
+	// refuse such a key ("UNPROTECTED PRIVATE KEY FILE"), and so does
+	// LoadSigner: a signature by a key others could read proves nothing.
+	ErrKeyPermissions = errors.New("signing key file is not private")
 )
 
 // Signer signs report bytes. Info describes the key; WriteFiles records it
@@ -57,6 +65,16 @@ const AgentPrefix = "agent:"
 // (hardware-token keys included), FINGERPRINT as `ssh-add -l` prints it
 // ("SHA256:…"; the "SHA256:" may be left out), or just "agent:" when the
 // agent holds exactly one key.
+//
+// A key file must be a regular file that neither its group nor others
+// have any permission on (mode 0600 or 0400; 0640 and 0644 are refused),
+// or LoadSigner fails with an error wrapping [ErrKeyPermissions]. Unlike
+// ssh, which checks only files owned by the user running it, LoadSigner
+// checks whoever owns the file: root signing with an examiner's key
+// readable by all is no better. Symbolic links are followed, as ssh does
+// (keys kept on another volume); the checks apply to the file reached, and
+// are made on the descriptor that is then read, so the file checked is the
+// file used.
 //
 // passphrase is called only if the key file is encrypted; it may be nil, in
 // which case an encrypted key gives [ErrKeyEncrypted]. A wrong passphrase
@@ -100,10 +118,53 @@ func (f *fileSigner) Info() *SignerInfo {
 
 func (f *fileSigner) Sign(message []byte) ([]byte, error) { return signWith(f.s, message) }
 
-func loadFileSigner(path string, passphrase func() ([]byte, error)) (Signer, error) {
-	pem, err := os.ReadFile(path)
+// maxKeyFile bounds the size of a private key file (an OpenSSH RSA-16384
+// key is under 13 KiB).
+const maxKeyFile = 1 << 20
+
+// readKeyFile reads a private key file after checking, on the open
+// descriptor, that it is a regular file private to its owner. O_NONBLOCK
+// keeps the open of a FIFO from waiting for a writer; it is refused next.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("signing key %s is not a regular file (%s): %w", path, fi.Mode().Type(), ErrKeyPermissions)
+	}
+	pem, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read signing key %s: %w", path, err)
+	}
+	if len(pem) > maxKeyFile {
+		return nil, fmt.Errorf("signing key %s: larger than %d bytes, not a private key", path, maxKeyFile)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+		if isPublicKey(pem) {
+			return nil, errPublicKey(path) // the better message: wrong file, not wrong mode
+		}
+		return nil, fmt.Errorf("signing key %s has permissions %04o: its group or others may read or change it (ssh-keygen refuses it too; 0600 is required): %w",
+			path, uint32(perm), ErrKeyPermissions)
+	}
+	return pem, nil
+}
+
+func isPublicKey(b []byte) bool { return bytes.HasPrefix(bytes.TrimSpace(b), []byte("ssh-")) }
+
+func errPublicKey(path string) error {
+	return fmt.Errorf("signing key %s: this is a public key; give the private key file", path)
+}
+
+func loadFileSigner(path string, passphrase func() ([]byte, error)) (Signer, error) {
+	pem, err := readKeyFile(path)
+	if err != nil {
+		return nil, err
 	}
 	s, err := ssh.ParsePrivateKey(pem)
 	var missing *ssh.PassphraseMissingError
@@ -125,8 +186,8 @@ func loadFileSigner(path string, passphrase func() ([]byte, error)) (Signer, err
 		}
 	}
 	if err != nil {
-		if bytes.HasPrefix(bytes.TrimSpace(pem), []byte("ssh-")) {
-			return nil, fmt.Errorf("signing key %s: this is a public key; give the private key file", path)
+		if isPublicKey(pem) {
+			return nil, errPublicKey(path)
 		}
 		return nil, fmt.Errorf("signing key %s: %w", path, err)
 	}

@@ -12,9 +12,31 @@ import (
 	"path/filepath"
 )
 
-// WriteFile atomically replaces path with data (mode perm for a new file).
-// On failure the temporary file is removed and path is unchanged.
-func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
+// Option changes how [WriteFile] creates the file.
+type Option func(*options)
+
+type options struct {
+	exactPerm bool
+}
+
+// ExactPerm gives the file exactly the permission bits perm, whatever the
+// process's umask: the temporary file is fchmod'ed before it is renamed into
+// place, so the target never exists with other bits. Use it for files whose
+// readers depend on the bits (a udev rule udevd must read, a state file only
+// root may read). Without it the umask applies, as with os.WriteFile.
+func ExactPerm() Option {
+	return func(o *options) { o.exactPerm = true }
+}
+
+// WriteFile atomically replaces path with data. The file is always a new
+// file, so it gets perm (less the umask, unless [ExactPerm]) also when it
+// replaces one with other bits. On failure the temporary file is removed and
+// path is unchanged.
+func WriteFile(path string, data []byte, perm fs.FileMode, opts ...Option) (err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	dir := filepath.Dir(path)
 	var suffix [6]byte
 	if _, err := rand.Read(suffix[:]); err != nil {
@@ -31,6 +53,13 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 			os.Remove(tmp)
 		}
 	}()
+	if o.exactPerm {
+		// fchmod on the descriptor: the umask does not apply to chmod, and
+		// the descriptor cannot be redirected to another file.
+		if err = f.Chmod(perm); err != nil {
+			return fmt.Errorf("chmod %s: %w", path, err)
+		}
+	}
 	if _, err = f.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

@@ -234,7 +234,7 @@ func (a *Acquisition) spec(r *report.Report, dev *blockdev.Device) format.Spec {
 		Source: format.Source{Path: a.source, Model: r.Source.Model, Serial: r.Source.Serial, Block: dev.IsBlock()},
 	}
 	if a.info != nil {
-		s.Source.Partition = a.info.Parent != ""
+		s.Source.Partition = a.info.Kind == blockdev.KindPartition
 		s.Source.Removable = a.info.Removable
 	}
 	return s
@@ -796,10 +796,7 @@ func (a *Acquisition) diskName() string {
 	if a.info == nil {
 		return ""
 	}
-	if a.info.Parent != "" {
-		return filepath.Base(a.info.Parent)
-	}
-	return a.info.Name
+	return a.info.DiskName()
 }
 
 // checkContinuity compares the journal's last record of the source's disk

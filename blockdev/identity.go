@@ -78,14 +78,14 @@ func Inspect(path string) (*Info, error) {
 // links are resolved first (filepath.EvalSymlinks), so Info.Path is the
 // kernel's node (/dev/sdb for /dev/disk/by-id/…) and Info.GivenPath is p.
 func (s *System) Inspect(p string) (*Info, error) {
-	real := s.resolvePath(p)
-	n, err := s.statPath(real)
+	resolved := s.resolvePath(p)
+	n, err := s.statPath(resolved)
 	if err != nil {
 		return nil, err
 	}
 	if n.kind == nodeRegular {
 		return &Info{
-			Path: real, GivenPath: p, Name: Sanitize(filepath.Base(real)), Kind: KindRegular, Size: n.size,
+			Path: resolved, GivenPath: p, Name: Sanitize(filepath.Base(resolved)), Kind: KindRegular, Size: n.size,
 			LogicalSectorSize: 512, PhysicalSectorSize: 512,
 			Partitions: []PartitionInfo{}, Mounts: []string{}, Holders: []string{}, CountersCompared: []string{},
 		}, nil
@@ -94,7 +94,7 @@ func (s *System) Inspect(p string) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", p, err)
 	}
-	info, err := s.inspectEntry(real, e)
+	info, err := s.inspectEntry(resolved, e)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", p, err)
 	}

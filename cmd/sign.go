@@ -52,6 +52,8 @@ func signerError(spec string, err error) error {
 		return usageError(err, "set "+passphraseEnv+" or run custodian on a terminal to be asked for it")
 	case errors.Is(err, report.ErrPassphrase):
 		return usageError(err, "nothing was imaged; try again with the right passphrase ("+passphraseEnv+" or the prompt)")
+	case errors.Is(err, report.ErrKeyPermissions):
+		return usageError(err, "chmod 600 "+spec+" (as ssh-keygen requires); a key others could read may already be copied: consider a new one (custodian keygen -o FILE)")
 	case errors.Is(err, report.ErrNoAgent):
 		return usageError(err, "start ssh-agent and add the key with ssh-add, or give a key file with --sign-key FILE")
 	case errors.Is(err, report.ErrAgentKey):

@@ -164,7 +164,10 @@ func printCheck(w io.Writer, c report.Check) {
 	if status != report.CheckOK && status != report.CheckSkipped {
 		status = strings.ToUpper(status)
 	}
-	fmt.Fprintf(w, "%-9s  %-9s  %s: %s\n", status, c.Name, c.Subject, c.Detail)
+	// Subject and Detail may carry text from the evidence (file names,
+	// values from the report): escaped, so nothing in them can move the
+	// cursor, erase a line or fake one.
+	fmt.Fprintf(w, "%-9s  %-9s  %s: %s\n", status, c.Name, report.Printable(c.Subject), report.Printable(c.Detail))
 }
 
 func verifySummary(res *verify.Result) string {
@@ -172,7 +175,7 @@ func verifySummary(res *verify.Result) string {
 	signed := ""
 	for _, c := range res.Checks {
 		if c.Failed() {
-			bad = append(bad, c.Subject)
+			bad = append(bad, report.Printable(c.Subject))
 		}
 		if c.Name == "signature" {
 			switch c.Status {

@@ -125,9 +125,9 @@ func (r *Report) validateEvidence() error {
 // quoteShort quotes s for an error message, escaping everything that is not
 // printable and cutting it to a length a terminal line can hold.
 func quoteShort(s string) string {
-	const max = 72
-	if len(s) > max {
-		cut := max
+	const limit = 72
+	if len(s) > limit {
+		cut := limit
 		for cut > 0 && s[cut]&0xc0 == 0x80 {
 			cut-- // not in the middle of a UTF-8 sequence
 		}

@@ -74,6 +74,12 @@ type Acquisition struct {
 	root *os.Root
 	lock *os.File
 
+	// needProof is set by a resume whose journal cannot prove the source
+	// unchanged (proofReason says why): then samples of the kept image
+	// compared with the source must.
+	needProof   bool
+	proofReason string
+
 	mu     sync.Mutex
 	events []report.Event
 
@@ -82,6 +88,11 @@ type Acquisition struct {
 	afterRead func(off int64)
 	// beforeVerify, if set (tests only), is called when verification starts.
 	beforeVerify func()
+	// crashPoint, if set (tests only), is called at the moments a crash is
+	// hardest to survive: "end" (the end checkpoint is in the journal),
+	// "final" (the final hashes too, nothing renamed yet), "report" (the
+	// complete report written, the journal not yet removed).
+	crashPoint func(string)
 }
 
 // New prepares an acquisition of source into the folder dir.
@@ -119,6 +130,12 @@ func (a *Acquisition) event(level, kind, msg string, off, length int64) {
 }
 
 func (a *Acquisition) note(level, kind, msg string) { a.event(level, kind, msg, -1, -1) }
+
+func (a *Acquisition) crash(point string) {
+	if a.crashPoint != nil {
+		a.crashPoint(point)
+	}
+}
 
 func (a *Acquisition) eventsCopy() []report.Event {
 	a.mu.Lock()
@@ -210,17 +227,30 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 	spec.Root = root
 	spec.Source.PartitionTable = hasPartitionTable(dev)
 
-	runErr := newImaging(a, r, dev, j, f, spec, plan).run(ctx)
+	im := newImaging(a, r, dev, j, f, spec, plan)
+	if err := im.prepare(ctx); err != nil {
+		im.release()
+		wb.release(r, a)
+		return nil, err
+	}
+	runErr := im.run(ctx)
 	imaged := runErr == nil
+	im.watch(r, true) // before a --restore-writeblock clears the flags
 	wb.finish(r, a)
 	if runErr == nil && r.Source.SectorsWrittenDuring > 0 {
 		runErr = fmt.Errorf("%w: the block layer counted %d sectors written to the source during the acquisition", ErrSourceWritten, r.Source.SectorsWrittenDuring)
 		a.note("error", "writeblock", runErr.Error())
 	}
-	if runErr == nil && o.Verify {
-		runErr = a.verify(ctx, r, f, root)
+	if runErr == nil && im.changed != nil {
+		runErr = im.changed
 	}
-	return a.conclude(r, root, imaged, runErr)
+	// The complete report is written before --verify: a crash or an
+	// interruption during the re-read leaves a complete, reported image.
+	r, err = a.conclude(r, root, imaged, runErr)
+	if o.Verify && r.Status == report.StatusComplete && (err == nil || errors.Is(err, ErrUnreadable)) {
+		return a.concludeVerify(r, root, a.verify(ctx, r, f, root), err)
+	}
+	return r, err
 }
 
 // spec describes the image to the format (the folder handle comes later:
@@ -421,6 +451,10 @@ func hasPartitionTable(dev *blockdev.Device) bool {
 // ErrSourceWritten: the source's write counters rose while it was imaged.
 var ErrSourceWritten = errors.New("write-block failure: the source was written during the acquisition")
 
+// ErrSourceChanged: the source's disk holds another medium (a new diskseq,
+// another size) than when imaging began: the image would mix two media.
+var ErrSourceChanged = errors.New("the source changed during the acquisition")
+
 // refusal is a usage error with a hint for the user.
 type refusal struct {
 	err  error
@@ -473,6 +507,14 @@ type imaging struct {
 	fo      *fanout
 	pl      *pool
 	start   int64
+
+	// snap is the source disk's state when imaging began (block devices);
+	// every checkpoint compares the disk with it. changed is set when the
+	// medium changed under the acquisition; roCleared once the read-only
+	// flag was seen cleared.
+	snap      *blockdev.DiskState
+	changed   error
+	roCleared bool
 }
 
 // hashSet is every whole-stream hash computed: the ones asked for and the
@@ -504,18 +546,51 @@ func newImaging(a *Acquisition, r *report.Report, dev *blockdev.Device, j *journ
 	return im
 }
 
+// prepare opens the writer (new, or resumed from the journal) and the
+// source's O_DIRECT descriptor, and on a resume checks what was kept before
+// anything is written: its hashes against the journal, samples of it
+// against the source. A refused resume wraps ErrUsage and changes no file.
+func (im *imaging) prepare(ctx context.Context) error {
+	resuming := im.j != nil
+	if err := im.restore(); err != nil {
+		if resuming {
+			return &refusal{err: fmt.Errorf("%w: --resume: %w", ErrUsage, err),
+				hint: "the folder holds files that do not fit its journal; nothing was changed. Start a new acquisition (another --name or folder) if the kept files cannot be trusted"}
+		}
+		return err
+	}
+	im.openDirect()
+	if disk := im.a.diskName(); disk != "" {
+		if st, err := blockdev.Snapshot(disk); err == nil {
+			im.snap = &st
+		} else {
+			im.a.note("warning", "source", fmt.Sprintf("cannot read the state of %s (%v): a medium change during imaging would not be seen", disk, err))
+		}
+	}
+	if resuming && im.j.Check != nil {
+		return im.checkKept(ctx)
+	}
+	return nil
+}
+
+// release gives up a prepared run that will not run: the writer is
+// aborted (a resumed writer that never wrote leaves every file as it was)
+// and the source's O_DIRECT descriptor closed.
+func (im *imaging) release() {
+	if im.w != nil {
+		_ = im.w.Abort() // a resumed writer that never wrote only closes its files
+	}
+	im.sr.close()
+}
+
 // run images the source and completes the image files.
 func (im *imaging) run(ctx context.Context) error {
 	a, o := im.a, &im.a.o
-	if err := im.restore(); err != nil {
-		return err
-	}
 	a.done.Store(im.start)
 	a.unreadable.Store(im.sr.bad)
 	if err := writeJournal(im.spec.Root, journalName(o.Name), im.j); err != nil {
 		return err
 	}
-	im.openDirect()
 	defer im.sr.close()
 
 	consumers := make([]consumer, 0, len(im.hashers)+2)
@@ -657,6 +732,12 @@ func (im *imaging) produce() error {
 			next, seg = off+o.CheckpointEvery, im.nextSegment(off)
 		}
 	}
+	// The end, recorded before anything is renamed: from here on a crash
+	// resumes into Finish, whatever state the rename loop left.
+	if err := im.checkpoint(size); err != nil {
+		return err
+	}
+	im.a.crash("end")
 	return nil
 }
 
@@ -688,7 +769,52 @@ func (im *imaging) checkpoint(off int64) error {
 	c.Writer = states[len(states)-1].(json.RawMessage)
 	im.j.Check = c
 	im.j.Source.Continuity = readContinuity(a.diskName())
-	return writeJournal(im.spec.Root, journalName(a.o.Name), im.j)
+	if err := writeJournal(im.spec.Root, journalName(a.o.Name), im.j); err != nil {
+		return err
+	}
+	im.watch(im.r, false)
+	return im.changed
+}
+
+// watch compares the source's disk with its state when imaging began:
+// another medium or size stops the acquisition (ErrSourceChanged); a
+// read-only flag cleared is recorded (read_only_during false, an event);
+// rising write counters are left to the final comparison, which fails the
+// acquisition.
+func (im *imaging) watch(r *report.Report, final bool) {
+	if im.snap == nil || im.changed != nil {
+		return
+	}
+	now, err := blockdev.Snapshot(im.snap.Disk)
+	if err != nil {
+		if final {
+			im.a.note("warning", "source", fmt.Sprintf("cannot read the state of %s at the end (%v)", im.snap.Disk, err))
+		}
+		return
+	}
+	if now.DiskSeq != im.snap.DiskSeq || now.Size != im.snap.Size {
+		im.changed = fmt.Errorf("%w: %s", ErrSourceChanged, strings.Join(im.snap.Changes(now), "; "))
+		im.a.note("error", "source", im.changed.Error())
+		return
+	}
+	if im.roCleared || !r.Source.WriteBlock.Enabled {
+		return
+	}
+	cleared := !now.ReadOnly
+	for _, p := range now.Partitions {
+		cleared = cleared || !p.ReadOnly
+	}
+	if cleared {
+		im.roCleared = true
+		r.Source.ReadOnlyDuring = false
+		var what []string
+		for _, c := range im.snap.Changes(now) {
+			if strings.Contains(c, "read-only flag") {
+				what = append(what, c)
+			}
+		}
+		im.a.note("error", "writeblock", "during the acquisition "+strings.Join(what, "; ")+": something turned the write-block off")
+	}
 }
 
 // abort leaves the image files as they are, synced and partial, and records
@@ -719,6 +845,11 @@ func (im *imaging) finish() error {
 		im.windows.flush()
 		r.HashWindows = im.windows.windows
 	}
+	im.j.FinalHashes = maps.Clone(r.Hashes)
+	if err := writeJournal(im.spec.Root, journalName(o.Name), im.j); err != nil {
+		return err
+	}
+	im.a.crash("final")
 	segs, err := im.w.Finish(format.Summary{Hashes: maps.Clone(r.Hashes), Unreadable: slices.Clone(r.Unreadable)})
 	if err != nil {
 		r.Image.Segments = im.w.Partial()
@@ -747,6 +878,12 @@ func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 		return nil, &refusal{
 			err:  fmt.Errorf("%w: --resume: no output folder %s", ErrUsage, a.dir),
 			hint: "--resume continues an interrupted acquisition in the same output folder with the same --name",
+		}
+	}
+	if r, err := report.ReadIn(a.root, o.Name+report.JSONSuffix); err == nil && r.Status == report.StatusComplete {
+		return nil, &refusal{
+			err:  fmt.Errorf("%w: --resume: the acquisition in %s is already complete (%s)", ErrUsage, a.dir, o.Name+report.JSONSuffix),
+			hint: "nothing to resume; check it with: custodian verify " + a.dir,
 		}
 	}
 	j, err := readJournal(a.root, journalName(o.Name))
@@ -802,20 +939,26 @@ func (a *Acquisition) diskName() string {
 // checkContinuity compares the journal's last record of the source's disk
 // with its state now. Same boot and same medium: the write counter must not
 // have risen (a resumed image would mix two states of the evidence; that is
-// returned as a reason to refuse). Otherwise nothing can be proved, which is
-// logged as a warning.
+// returned as a reason to refuse). A block device without a record, or
+// whose record cannot be compared (a restart, a re-attached medium, a new
+// diskseq, counters that cannot be read), needs the proof of samples (see
+// checkKept).
 func (a *Acquisition) checkContinuity(j *journal) string {
 	then := j.Source.Continuity
-	if then == nil || a.diskName() == "" {
+	if a.diskName() == "" {
+		// A regular file: no counters; the samples are compared all the same.
 		return ""
+	}
+	if then == nil {
+		return "the journal has no record of the source's medium and write counters (written by another program, or edited): nothing proves the source unchanged"
 	}
 	now := readContinuity(a.diskName())
 	switch {
 	case now == nil:
-		a.note("warning", "resume", "cannot read the source's write counters: nothing proves it is unchanged since the interrupted run")
+		a.needProof, a.proofReason = true, "the source's write counters cannot be read"
 	case now.BootID != then.BootID || now.DiskSeq != then.DiskSeq || now.Disk != then.Disk:
-		a.note("warning", "resume", fmt.Sprintf("the machine was restarted or the medium re-attached since the interrupted run (boot %s→%s, %s diskseq %d→%d): "+
-			"the write counters cannot prove the source unchanged in between", short(then.BootID), short(now.BootID), now.Disk, then.DiskSeq, now.DiskSeq))
+		a.needProof, a.proofReason = true, fmt.Sprintf("the machine was restarted or the medium re-attached since the interrupted run (boot %s→%s, %s diskseq %d→%d)",
+			short(then.BootID), short(now.BootID), now.Disk, then.DiskSeq, now.DiskSeq)
 	case now.SectorsWritten > then.SectorsWritten:
 		return fmt.Sprintf("the block layer counted %d sectors written to %s since the interrupted run's last checkpoint: the source changed, so its image cannot be continued",
 			now.SectorsWritten-then.SectorsWritten, now.Disk)
@@ -929,6 +1072,29 @@ func (v *mediaVisitor) Media(p []byte) error {
 	return nil
 }
 
+// concludeVerify records the outcome of --verify in the report (it
+// replaces the complete report written before the re-read) and returns the
+// run's error: the verification's, or else prev (unreadable sectors).
+func (a *Acquisition) concludeVerify(r *report.Report, root *os.Root, verr, prev error) (*report.Report, error) {
+	switch {
+	case errors.Is(verr, context.Canceled):
+		a.note("warning", "interrupted", "interrupted during verification: the image is complete but was not re-read; check it with custodian verify")
+		r.Error = "interrupted (signal) during verification; the image is complete"
+	case verr != nil:
+		r.Error = verr.Error()
+	}
+	r.FinishedAt = a.now()
+	r.Events = a.eventsCopy()
+	a.phase.Store(PhaseDone)
+	if err := report.UpdateFilesIn(root, a.o.Name, r, a.o.Signer); err != nil {
+		return r, errors.Join(verr, prev, fmt.Errorf("write report: %w", err))
+	}
+	if verr != nil {
+		return r, verr
+	}
+	return r, prev
+}
+
 // conclude sets the final status, writes the report files and removes the
 // journal when the image is complete. imaged says whether every byte was
 // imaged and the image files were completed (whatever happened after, such
@@ -937,7 +1103,7 @@ func (a *Acquisition) conclude(r *report.Report, root *os.Root, imaged bool, run
 	o := &a.o
 	interrupted := errors.Is(runErr, context.Canceled)
 	switch {
-	case errors.Is(runErr, ErrSourceWritten):
+	case errors.Is(runErr, ErrSourceWritten), errors.Is(runErr, ErrSourceChanged):
 		r.Status = report.StatusFailed
 	case imaged:
 		r.Status = report.StatusComplete
@@ -968,6 +1134,7 @@ func (a *Acquisition) conclude(r *report.Report, root *os.Root, imaged bool, run
 	if err := report.WriteFilesIn(root, o.Name, r, o.Signer); err != nil {
 		return r, errors.Join(runErr, fmt.Errorf("write report: %w", err))
 	}
+	a.crash("report")
 	if r.Status == report.StatusComplete {
 		if err := root.Remove(journalName(o.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return r, errors.Join(runErr, fmt.Errorf("remove journal: %w", err))

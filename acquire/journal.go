@@ -25,6 +25,9 @@ type journal struct {
 	Settings journalOptions `json:"settings"`
 	Started  string         `json:"started_at"`
 	Check    *checkpointRec `json:"checkpoint,omitempty"`
+	// FinalHashes are the whole-stream hashes, recorded once every byte is
+	// imaged and before any file gets its final name.
+	FinalHashes report.Hashes `json:"final_hashes,omitempty"`
 }
 
 type journalSource struct {

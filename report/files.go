@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"syscall"
 
 	"github.com/custodian-forensics/custodian/internal/atomicfile"
@@ -52,11 +54,39 @@ const ReportMode = 0o440
 // through the folder's handle, never following a symbolic link, and an
 // existing report is read only if it is a regular file.
 func WriteFilesIn(root *os.Root, name string, r *Report, s Signer) error {
+	return writeFilesIn(root, name, r, s, replaceable)
+}
+
+// UpdateFilesIn replaces the complete report of the same acquisition (the
+// same start, source, hashes and segments) with r: an acquisition writes
+// its complete report before --verify re-reads the image, then records the
+// outcome. Any other existing report is refused as WriteFilesIn refuses it.
+func UpdateFilesIn(root *os.Root, name string, r *Report, s Signer) error {
+	return writeFilesIn(root, name, r, s, func(root *os.Root, file string) error {
+		prev, err := ReadIn(root, file)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("write report: %s exists and cannot be read as a report (%v): %w", file, err, fs.ErrExist)
+		}
+		same := prev.StartedAt == r.StartedAt && prev.Source.Path == r.Source.Path && prev.Source.Size == r.Source.Size &&
+			maps.Equal(prev.Hashes, r.Hashes) && slices.EqualFunc(prev.Image.Segments, r.Image.Segments, func(a, b Segment) bool {
+			return a.File == b.File && a.Offset == b.Offset && a.Length == b.Length && a.FileSize == b.FileSize && maps.Equal(a.Hashes, b.Hashes)
+		})
+		if prev.Status == StatusComplete && !same {
+			return fmt.Errorf("write report: %s records another complete acquisition: %w", file, fs.ErrExist)
+		}
+		return nil
+	})
+}
+
+func writeFilesIn(root *os.Root, name string, r *Report, s Signer, check func(*os.Root, string) error) error {
 	if err := checkFileName(name); err != nil {
 		return fmt.Errorf("write report: name: %w", err)
 	}
 	jsonName, sigName, txtName := name+JSONSuffix, name+SignatureSuffix, name+TextSuffix
-	if err := replaceable(root, jsonName); err != nil {
+	if err := check(root, jsonName); err != nil {
 		return err
 	}
 
@@ -94,31 +124,41 @@ func WriteFilesIn(root *os.Root, name string, r *Report, s Signer) error {
 	return atomicfile.WriteFileIn(root, txtName, txt.Bytes(), ReportMode)
 }
 
-// maxExistingReport bounds what replaceable reads of an existing report.
-const maxExistingReport = 64 << 20
+// MaxReportSize bounds what is read of a report file: a report of a disk
+// with a million unreadable ranges stays far below it.
+const MaxReportSize = 64 << 20
+
+// ReadIn reads and parses the report file name in the folder root: only a
+// regular file, never through a symbolic link, at most MaxReportSize
+// bytes. A missing file gives an error wrapping fs.ErrNotExist.
+func ReadIn(root *os.Root, name string) (*Report, error) {
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxReportSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxReportSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, MaxReportSize)
+	}
+	return Parse(b)
+}
 
 // replaceable returns nil if name does not exist in root or is a regular
 // file holding a report whose status is not complete.
 func replaceable(root *os.Root, name string) error {
-	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("write report: %s exists and cannot be read as a report (%v): %w", name, err, fs.ErrExist)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return fmt.Errorf("write report: %s exists and is not a regular file: %w", name, fs.ErrExist)
-	}
-	old, err := io.ReadAll(io.LimitReader(f, maxExistingReport))
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	prev, perr := Parse(old)
+	prev, err := ReadIn(root, name)
 	switch {
-	case perr != nil:
-		return fmt.Errorf("write report: %s exists and is not a custodian report (%v): %w", name, perr, fs.ErrExist)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("write report: %s exists and is not a custodian report (%v): %w", name, err, fs.ErrExist)
 	case prev.Status == StatusComplete:
 		return fmt.Errorf("write report: %s exists and records a complete acquisition: %w", name, fs.ErrExist)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -358,12 +359,15 @@ func TestAgentSigning(t *testing.T) {
 		agentCmd.Process.Kill()
 		agentCmd.Wait()
 	})
+	// The socket exists after bind(2) but refuses connections until the
+	// agent calls listen(2): wait for a connection, not for the file.
 	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			break
 		}
 		if i == 200 {
-			t.Fatal("ssh-agent did not create its socket")
+			t.Fatal("ssh-agent did not accept connections on its socket")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -485,6 +485,9 @@ func (a *Acquisition) describeSource(r *report.Report, dev *blockdev.Device) {
 		return
 	}
 	s.Vendor, s.Model, s.Serial, s.WWID = a.info.Vendor, a.info.Model, a.info.Serial, a.info.WWID
+	if a.info.Path != a.source {
+		s.Device = a.info.Path
+	}
 }
 
 // imaging is one run of the pipeline, from the journal's checkpoint (or 0)

@@ -71,7 +71,10 @@ type Case struct {
 
 // Source describes the imaged device or file and its write-block state.
 type Source struct {
+	// Path is the source as given (maybe a /dev/disk/by-id/… link);
+	// Device is the kernel's node it resolved to, when that differs.
 	Path               string `json:"path"`
+	Device             string `json:"device,omitempty"`
 	Kind               string `json:"kind"` // "block device" or "regular file"
 	Size               int64  `json:"size"`
 	LogicalSectorSize  int    `json:"logical_sector_size"`

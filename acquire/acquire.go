@@ -571,7 +571,18 @@ func (im *imaging) prepare(ctx context.Context) error {
 		}
 	}
 	if resuming && im.j.Check != nil {
-		return im.checkKept(ctx)
+		if err := im.checkKept(ctx); err != nil {
+			return err
+		}
+	}
+	// The journal first: a folder that cannot be written (a read-only
+	// filesystem, no permission) is found before anything is read, and is
+	// a refusal like any other.
+	if err := writeJournal(im.spec.Root, journalName(im.a.o.Name), im.j); err != nil {
+		return &refusal{
+			err:  fmt.Errorf("%w: cannot write into the output folder %s: %w", ErrUsage, im.a.dir, err),
+			hint: "choose a folder on a writable filesystem with room for the image",
+		}
 	}
 	return nil
 }
@@ -591,9 +602,6 @@ func (im *imaging) run(ctx context.Context) error {
 	a, o := im.a, &im.a.o
 	a.done.Store(im.start)
 	a.unreadable.Store(im.sr.bad)
-	if err := writeJournal(im.spec.Root, journalName(o.Name), im.j); err != nil {
-		return err
-	}
 	defer im.sr.close()
 
 	consumers := make([]consumer, 0, len(im.hashers)+2)
@@ -883,10 +891,16 @@ func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 			hint: "--resume continues an interrupted acquisition in the same output folder with the same --name",
 		}
 	}
-	if r, err := report.ReadIn(a.root, o.Name+report.JSONSuffix); err == nil && r.Status == report.StatusComplete {
+	switch r, err := report.ReadIn(a.root, o.Name+report.JSONSuffix); {
+	case err == nil && r.Status == report.StatusComplete:
 		return nil, &refusal{
 			err:  fmt.Errorf("%w: --resume: the acquisition in %s is already complete (%s)", ErrUsage, a.dir, o.Name+report.JSONSuffix),
 			hint: "nothing to resume; check it with: custodian verify " + a.dir,
+		}
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, &refusal{
+			err:  fmt.Errorf("%w: --resume: %s exists but is not a report custodian can replace: %w", ErrUsage, o.Name+report.JSONSuffix, err),
+			hint: "something else was put in its place; move it away (it is not evidence custodian wrote) and resume again",
 		}
 	}
 	j, err := readJournal(a.root, journalName(o.Name))

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -346,5 +348,60 @@ func TestSourceThroughSymlink(t *testing.T) {
 	}
 	if !r.Source.ReadOnlyBefore || r.Source.Path != link || r.Source.Device != dev {
 		t.Errorf("source %+v: want read_only_before true, path %s, device %s", r.Source, link, dev)
+	}
+}
+
+// TestPlantedReportFIFO: a FIFO planted as NAME.report.json never hangs an
+// acquisition (it used to, forever at 100 %): a new run refuses the name
+// before reading, a resume refuses the folder before reading.
+func TestPlantedReportFIFO(t *testing.T) {
+	src, _ := makeSource(t, 300_000)
+	for _, resume := range []bool{false, true} {
+		t.Run(map[bool]string{false: "new", true: "resume"}[resume], func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "ev")
+			if resume {
+				interrupted(t, src, dir, 150_000)
+			} else {
+				os.Mkdir(dir, 0o700)
+			}
+			os.Remove(filepath.Join(dir, "img.report.json")) // the interrupted run's
+			if err := unix.Mkfifo(filepath.Join(dir, "img.report.json"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			o := resumeOptions()
+			o.Resume = resume
+			done := make(chan error, 1)
+			go func() { _, err := New(src, dir, o).Run(context.Background()); done <- err }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "img.report.json") {
+					t.Fatalf("err %v, want a refusal naming img.report.json", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the acquisition hangs on the FIFO")
+			}
+		})
+	}
+}
+
+// TestReadOnlyDestination: a destination that cannot be written is a
+// refusal (exit 2, no report) whether the folder exists or must be made.
+func TestReadOnlyDestination(t *testing.T) {
+	looptest.RequireRoot(t)
+	src, _ := makeSource(t, 100_000)
+	img := filepath.Join(t.TempDir(), "fs.img")
+	looptest.MakeImage(t, img, 8<<20)
+	looptest.Mkfs(t, img)
+	dev := looptest.Attach(t, img, looptest.Options{})
+	mnt := looptest.Mount(t, dev)
+	os.Mkdir(filepath.Join(mnt, "exists"), 0o700)
+	if out, err := exec.Command("mount", "-o", "remount,ro", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("remount ro: %v: %s", err, out)
+	}
+	for _, sub := range []string{"exists", "missing"} {
+		_, err := New(src, filepath.Join(mnt, sub), testOptions()).Run(context.Background())
+		if !errors.Is(err, ErrUsage) {
+			t.Errorf("%s folder on a read-only filesystem: %v, want a refusal (exit 2)", sub, err)
+		}
 	}
 }

@@ -112,6 +112,10 @@ func segmentHashes(spec string, hashes hashing.Set) (hashing.Set, error) {
 
 func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *cobra.Command, source string) error {
 	f := cmd.Flags()
+	if strings.TrimSpace(o.output) == "" {
+		return usageError(errors.New("-o, --output needs an evidence folder, got an empty name"),
+			"custodian acquire "+source+" -o /evidence/case-42 (the folder is created if missing)")
+	}
 	if o.format == "raw" && f.Changed("compress") && o.compress != "none" {
 		return usageErrorf("--compress %s is for --format ewf; raw images are not compressed", o.compress)
 	}

@@ -62,7 +62,7 @@ func TestAcquireSampleDisk(t *testing.T) {
 		t.Errorf("no human summary on stderr with --json:\n%s", stderr)
 	}
 	// verify agrees.
-	if code, _, stderr := runCLI(t, "verify", out); code != ExitOK {
+	if code, _, stderr := runCLI(t, "verify", "--no-trust", out); code != ExitOK {
 		t.Errorf("verify: exit %d\n%s", code, stderr)
 	}
 }
@@ -252,7 +252,7 @@ func TestAcquireSIGINTAndResume(t *testing.T) {
 	if res2.Hashes["sha256"] != hex.EncodeToString(want[:]) || res2.Segments != 5 {
 		t.Errorf("resumed result %+v, want sha256 %x and 5 segments", res2, want)
 	}
-	if code, _, stderr := runCLI(t, "verify", out); code != ExitOK {
+	if code, _, stderr := runCLI(t, "verify", "--no-trust", out); code != ExitOK {
 		t.Errorf("verify after resume: exit %d\n%s", code, stderr)
 	}
 }

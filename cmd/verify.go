@@ -23,6 +23,7 @@ type verifyOptions struct {
 	pubKey         string
 	source         string
 	json           bool
+	noTrust        bool
 }
 
 func newVerifyCommand(g *globalOptions) *cobra.Command {
@@ -51,9 +52,14 @@ The signature alone can be checked without custodian:
   ssh-keygen -Y verify -f allowed_signers -I ID -n custodian \
     -s NAME.report.json.sig < NAME.report.json
 
+Without --allowed-signers or --pubkey, nothing proves who wrote the report
+(a folder replaced wholesale, with a report signed by any key, would match
+itself): the result is UNTRUSTED, exit 1, unless --no-trust accepts that.
+
 EXIT STATUS
-  0  everything checked matched
-  1  a file is missing or unreadable, or the acquisition was not complete
+  0  everything checked matched (and the signer was checked, or --no-trust)
+  1  a file is missing or unreadable, the acquisition was not complete, or
+     the signer is unproven (unsigned, or no trusted key given) without --no-trust
   2  usage error
   4  a signature, size or hash does not match`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -72,6 +78,7 @@ EXIT STATUS
 	f.StringVar(&o.pubKey, "pubkey", "", "public key file (e.g. KEY.pub) the report must be signed with")
 	f.StringVar(&o.source, "source", "", "re-read this device or file and compare it with the image hashes")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	f.BoolVar(&o.noTrust, "no-trust", false, "accept an unsigned report, or a signature whose key is not checked (exit 0 then means only: the image matches its report)")
 	return c
 }
 
@@ -84,9 +91,13 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 	if o.pubKey != "" && o.allowedSigners != "" {
 		return usageError(errors.New("--pubkey and --allowed-signers exclude each other"))
 	}
+	if o.noTrust && (o.allowedSigners != "" || o.pubKey != "") {
+		return usageError(errors.New("--no-trust excludes --allowed-signers and --pubkey"))
+	}
 	vo := verify.Options{
-		Trust:  report.Trust{AllowedSigners: o.allowedSigners, Identity: o.identity, PubKey: o.pubKey},
-		Source: o.source,
+		Trust:   report.Trust{AllowedSigners: o.allowedSigners, Identity: o.identity, PubKey: o.pubKey},
+		Source:  o.source,
+		NoTrust: o.noTrust,
 	}
 	if !o.json {
 		vo.OnCheck = func(c report.Check) { printCheck(out, c) }
@@ -114,6 +125,9 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 		}
 	} else {
 		fmt.Fprintln(out, verifySummary(res))
+	}
+	if errors.Is(err, verify.ErrUntrusted) {
+		return silent(exitcode.Of(err), err)
 	}
 	if err != nil {
 		return withHints(err)
@@ -190,11 +204,22 @@ func verifySummary(res *verify.Result) string {
 	}
 	switch res.Result {
 	case verify.ResultOK:
-		return fmt.Sprintf("result: OK, everything matches (%s)", signed)
+		if signed == "signed, key verified" {
+			return "result: OK, everything matches (signed, key verified)"
+		}
+		return fmt.Sprintf("result: OK, the image matches its report (%s; accepted with --no-trust: who wrote the report is not proven)", signed)
 	case verify.ResultMismatch:
 		return "result: MISMATCH in " + strings.Join(bad, ", ")
 	case verify.ResultMissing:
 		return "result: MISSING " + strings.Join(bad, ", ")
+	case verify.ResultUntrusted:
+		why := "is not signed"
+		if signed != "NOT SIGNED" {
+			why = "is signed by a key that was not checked against a trusted one"
+		}
+		return "result: UNTRUSTED: the image matches its report, but the report " + why +
+			": nothing proves who wrote it, and a folder replaced wholesale would match too\n" +
+			"  check the signer with --allowed-signers FILE --identity ID or --pubkey FILE, or accept the evidence as it is with --no-trust"
 	}
 	return "result: ERROR, could not verify " + strings.Join(bad, ", ")
 }

@@ -118,9 +118,15 @@ func TestVerifySigned(t *testing.T) {
 	if code, out, _ := runCustodian(t, "verify", e.path("sdb.report.json"), "--pubkey", e.pub, "--source", e.source); code != ExitOK || !strings.Contains(out, "ok         source") {
 		t.Errorf("--pubkey --source: exit %d\n%s", code, out)
 	}
-	// Without a trust anchor the signature is valid but "untrusted", exit 0.
-	if code, out, _ := runCustodian(t, "verify", e.dir); code != ExitOK || !strings.Contains(out, "UNTRUSTED  signature") {
+	// Without a trust anchor the signature is valid but "untrusted": the
+	// result is UNTRUSTED, exit 1 (a folder replaced wholesale and signed
+	// by any key would pass otherwise); --no-trust accepts it, saying so.
+	if code, out, _ := runCustodian(t, "verify", e.dir); code != ExitFailure || !strings.Contains(out, "UNTRUSTED  signature") ||
+		!strings.Contains(out, "result: UNTRUSTED: the image matches its report, but the report is signed by a key that was not checked") {
 		t.Errorf("no trust anchor: exit %d\n%s", code, out)
+	}
+	if code, out, _ := runCustodian(t, "verify", e.dir, "--no-trust"); code != ExitOK || !strings.Contains(out, "accepted with --no-trust") {
+		t.Errorf("--no-trust: exit %d\n%s", code, out)
 	}
 }
 
@@ -209,9 +215,13 @@ func TestVerifyTamper(t *testing.T) {
 func TestVerifyUnsigned(t *testing.T) {
 	e := newEvidence(t, false)
 	code, out, _ := runCustodian(t, "verify", e.dir)
-	if code != ExitOK || !strings.Contains(out, "UNSIGNED   signature  sdb.report.json.sig: the report is NOT SIGNED") ||
-		!strings.Contains(out, "result: OK, everything matches (NOT SIGNED)") {
+	if code != ExitFailure || !strings.Contains(out, "UNSIGNED   signature  sdb.report.json.sig: the report is NOT SIGNED") ||
+		!strings.Contains(out, "result: UNTRUSTED: the image matches its report, but the report is not signed") {
 		t.Errorf("exit %d\n%s", code, out)
+	}
+	code, out, _ = runCustodian(t, "verify", e.dir, "--no-trust")
+	if code != ExitOK || !strings.Contains(out, "result: OK, the image matches its report (NOT SIGNED; accepted with --no-trust") {
+		t.Errorf("--no-trust: exit %d\n%s", code, out)
 	}
 	// Asking for a signature makes its absence a failure.
 	other := newEvidence(t, true)

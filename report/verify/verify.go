@@ -44,7 +44,17 @@ type Options struct {
 	// OnCheck, when set, is called with each check as it completes, from
 	// the goroutine that called Run.
 	OnCheck func(report.Check)
+	// NoTrust accepts evidence whose report is unsigned, or signed by a key
+	// not checked against a trusted one (no AllowedSigners, no PubKey):
+	// then OK means only that the image matches its report. Without it
+	// such evidence is ResultUntrusted.
+	NoTrust bool
 }
+
+// ErrUntrusted: every check passed, but nothing proves who wrote the
+// report (unsigned, or signed by a key that was not checked against a
+// trusted one): a folder replaced wholesale would pass as well.
+var ErrUntrusted = errors.New("the evidence matches its report, but nothing proves who wrote the report")
 
 // Results, from worst to best: any mismatch makes the result a mismatch;
 // otherwise any missing file makes it missing; otherwise any error makes it
@@ -54,6 +64,9 @@ const (
 	ResultMismatch = "mismatch"
 	ResultMissing  = "missing"
 	ResultError    = "error"
+	// ResultUntrusted: every check passed, but the report is unsigned or
+	// its signer was not checked (see ErrUntrusted and Options.NoTrust).
+	ResultUntrusted = "untrusted"
 )
 
 // Result is the outcome of a verification.
@@ -616,7 +629,11 @@ func detailOf(err error) string {
 
 func (v *Verifier) finish() error {
 	var mismatch, missing, failed []string
+	untrusted := false
 	for _, c := range v.res.Checks {
+		if c.Name == "signature" && (c.Status == report.CheckUnsigned || c.Status == report.CheckUntrusted) {
+			untrusted = true
+		}
 		what := c.Name + " " + c.Subject
 		switch c.Status {
 		case report.CheckMismatch:
@@ -637,6 +654,9 @@ func (v *Verifier) finish() error {
 	case len(failed) > 0:
 		v.res.Result = ResultError
 		return fmt.Errorf("could not verify: %s", strings.Join(failed, ", "))
+	case untrusted && !v.o.NoTrust:
+		v.res.Result = ResultUntrusted
+		return ErrUntrusted
 	}
 	v.res.Result = ResultOK
 	return nil

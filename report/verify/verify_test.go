@@ -85,8 +85,12 @@ func statusOf(res *Result, name, subject string) string {
 func TestVerifyGoodEvidence(t *testing.T) {
 	dir := t.TempDir()
 	makeEvidence(t, dir, "ev", testData(), 1<<20)
-	v := New(dir, Options{})
-	res, err := v.Run(context.Background())
+	res, err := Verify(context.Background(), dir, Options{})
+	if !errors.Is(err, ErrUntrusted) || res.Result != ResultUntrusted {
+		t.Fatalf("unsigned evidence without --no-trust: %v, result %s; want ErrUntrusted", err, res.Result)
+	}
+	v := New(dir, Options{NoTrust: true})
+	res, err = v.Run(context.Background())
 	if err != nil {
 		t.Fatalf("Verify: %v %+v", err, res.Checks)
 	}
@@ -223,7 +227,7 @@ func TestVerifyOptions(t *testing.T) {
 	if _, err := Verify(context.Background(), filepath.Join(dir, "a.report.json"), Options{Trust: report.Trust{Identity: "x"}}); !errors.Is(err, ErrOptions) {
 		t.Errorf("identity without allowed signers: %v", err)
 	}
-	res, err := Verify(context.Background(), filepath.Join(dir, "a.report.json.sig"), Options{})
+	res, err := Verify(context.Background(), filepath.Join(dir, "a.report.json.sig"), Options{NoTrust: true})
 	if err != nil || res.Result != ResultOK {
 		t.Errorf("a .sig path names its report: %v %+v", err, res)
 	}
@@ -236,7 +240,7 @@ func TestVerifySource(t *testing.T) {
 	makeEvidence(t, dir, "ev", data, 1<<20)
 	src := filepath.Join(t.TempDir(), "src.img")
 	os.WriteFile(src, data, 0o600)
-	res, err := Verify(context.Background(), dir, Options{Source: src})
+	res, err := Verify(context.Background(), dir, Options{Source: src, NoTrust: true})
 	if err != nil || statusOf(res, "source", src) != report.CheckOK {
 		t.Fatalf("source: %v %+v", err, res.Checks)
 	}

@@ -3,13 +3,14 @@ package raw
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
-	"github.com/custodian-forensics/custodian/internal/atomicfile"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -23,19 +24,40 @@ var ErrNoSpace = errors.New("destination is full")
 // NAME.001 … NAME.999, NAME.1000 ….
 func SegmentName(name string, n int) string { return fmt.Sprintf("%s.%03d", name, n) }
 
+// segmentNumber parses the segment number of a file name this format writes
+// for an image called name (final or partial); ok is false for other files.
+func segmentNumber(name, file string) (n int, partial, ok bool) {
+	rest, found := strings.CutPrefix(file, name+".")
+	if !found {
+		return 0, false, false
+	}
+	rest, partial = strings.CutSuffix(rest, PartialSuffix)
+	if len(rest) < 3 || rest[0] == '+' || rest[0] == '-' {
+		return 0, false, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 1 || SegmentName(name, n) != name+"."+rest {
+		return 0, false, false
+	}
+	return n, partial, true
+}
+
 // Writer writes the source stream into segment files. It is used from one
 // goroutine.
 type Writer struct {
-	dir, name   string
+	root        *os.Root
+	name        string
 	segmentSize int64 // 0: one file
 	hashes      hashing.Set
 
 	cur *os.File
 	// dcur is an O_DIRECT descriptor of the same file (nil when not in use
-	// or not supported by the destination). Aligned writes go through it:
-	// no copy into the page cache, no writeback work competing with the
-	// hashes for the CPU, and --verify then re-reads the medium, not
-	// cached pages. Unaligned tails go through cur.
+	// or not supported by the destination), opened through /proc/self/fd
+	// from cur, so it is the same inode, never a name looked up again.
+	// Aligned writes go through it: no copy into the page cache, no
+	// writeback work competing with the hashes for the CPU, and --verify
+	// then re-reads the medium, not cached pages. Unaligned tails go
+	// through cur.
 	dcur    *os.File
 	direct  bool
 	curHash *hashing.Multi
@@ -46,11 +68,11 @@ type Writer struct {
 	aborted *report.Segment
 }
 
-// NewWriter prepares a writer for DIR/NAME.NNN segments of segmentSize bytes
-// (0 = a single file), hashing each segment with hashes (may be empty).
-// Nothing is created until the first Write.
-func NewWriter(dir, name string, segmentSize int64, hashes hashing.Set) *Writer {
-	return &Writer{dir: dir, name: name, segmentSize: segmentSize, hashes: hashes}
+// NewWriter prepares a writer for NAME.NNN segments of segmentSize bytes
+// (0 = a single file) in the folder root, hashing each segment with hashes
+// (may be empty). Nothing is created until the first Write.
+func NewWriter(root *os.Root, name string, segmentSize int64, hashes hashing.Set) *Writer {
+	return &Writer{root: root, name: name, segmentSize: segmentSize, hashes: hashes}
 }
 
 // directAlign is the alignment O_DIRECT writes need (offset, length and
@@ -85,7 +107,8 @@ func (w *Writer) writeAt(p []byte, off int64) error {
 	return err
 }
 
-// Write appends p to the image, starting new segments as needed.
+// Write appends p to the image, starting new segments as needed. p is not
+// kept after Write returns.
 func (w *Writer) Write(p []byte) error {
 	for len(p) > 0 {
 		if w.cur == nil {
@@ -114,20 +137,18 @@ func (w *Writer) Write(p []byte) error {
 }
 
 func (w *Writer) writeErr(err error) error {
-	path := w.cur.Name()
+	path := w.partialName(len(w.done) + 1)
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return fmt.Errorf("write %s at image offset %d: %w (%w)", path, w.offset, ErrNoSpace, err)
 	}
 	return fmt.Errorf("write %s at image offset %d: %w", path, w.offset, err)
 }
 
-func (w *Writer) partialPath(n int) string {
-	return filepath.Join(w.dir, SegmentName(w.name, n)+PartialSuffix)
-}
+func (w *Writer) partialName(n int) string { return SegmentName(w.name, n) + PartialSuffix }
 
 func (w *Writer) open() error {
 	n := len(w.done) + 1
-	f, err := os.OpenFile(w.partialPath(n), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_CLOEXEC, 0o640)
+	f, err := w.root.OpenFile(w.partialName(n), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o640)
 	if err != nil {
 		return fmt.Errorf("create segment: %w", err)
 	}
@@ -138,16 +159,22 @@ func (w *Writer) open() error {
 
 // openDirect opens the O_DIRECT descriptor of the current segment, if asked
 // and if the destination supports it (tmpfs and some FUSE filesystems do
-// not: then everything goes through the page cache).
+// not: then everything goes through the page cache). It reopens the
+// descriptor cur holds, not the name, so it is the same file whatever
+// happens to the folder entry meanwhile.
 func (w *Writer) openDirect() {
 	if !w.direct {
 		return
 	}
-	df, err := os.OpenFile(w.cur.Name(), os.O_WRONLY|syscall.O_DIRECT|syscall.O_CLOEXEC, 0)
+	df, err := os.OpenFile(fdPath(w.cur), os.O_WRONLY|syscall.O_DIRECT|syscall.O_CLOEXEC, 0)
 	if err == nil {
 		w.dcur = df
 	}
 }
+
+// fdPath is the /proc name of an open descriptor: opening it opens the same
+// inode again, whatever the folder entry now points to.
+func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
 
 // closeFiles closes the current segment's descriptors.
 func (w *Writer) closeFiles() error {
@@ -160,12 +187,12 @@ func (w *Writer) closeFiles() error {
 
 // closeSegment syncs and closes the current segment and records it.
 func (w *Writer) closeSegment() error {
-	f := w.cur
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", f.Name(), err)
+	name := w.partialName(len(w.done) + 1)
+	if err := w.cur.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", name, err)
 	}
 	if err := w.closeFiles(); err != nil {
-		return fmt.Errorf("close %s: %w", f.Name(), err)
+		return fmt.Errorf("close %s: %w", name, err)
 	}
 	n := len(w.done) + 1
 	w.done = append(w.done, report.Segment{
@@ -185,7 +212,7 @@ func (w *Writer) Sync() error {
 		return nil
 	}
 	if err := w.cur.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", w.cur.Name(), err)
+		return fmt.Errorf("sync %s: %w", w.partialName(len(w.done)+1), err)
 	}
 	return nil
 }
@@ -193,9 +220,9 @@ func (w *Writer) Sync() error {
 // Offset is the number of stream bytes written.
 func (w *Writer) Offset() int64 { return w.offset }
 
-// Finish syncs and closes the last segment, renames every segment to its
-// final name, makes the files read-only (0440) and syncs the folder. An empty
-// stream gives one empty segment, so that the image exists.
+// Finish syncs and closes the last segment, makes every segment read-only
+// (0440, through its descriptor), renames it to its final name and syncs the
+// folder. An empty stream gives one empty segment, so that the image exists.
 func (w *Writer) Finish() ([]report.Segment, error) {
 	if w.cur == nil && len(w.done) == 0 {
 		if err := w.open(); err != nil {
@@ -208,21 +235,78 @@ func (w *Writer) Finish() ([]report.Segment, error) {
 		}
 	}
 	for i, s := range w.done {
-		final := filepath.Join(w.dir, s.File)
-		if _, err := os.Lstat(final); err == nil {
-			return nil, fmt.Errorf("rename %s: %s appeared during the acquisition; not overwritten", w.partialPath(i+1), final)
-		}
-		if err := os.Rename(w.partialPath(i+1), final); err != nil {
-			return nil, fmt.Errorf("finish segment: %w", err)
-		}
-		if err := os.Chmod(final, 0o440); err != nil {
-			return nil, fmt.Errorf("finish segment: %w", err)
+		if err := finalize(w.root, w.partialName(i+1), s.File, s.FileSize); err != nil {
+			return nil, err
 		}
 	}
-	if err := atomicfile.SyncDir(w.dir); err != nil {
+	if err := syncRoot(w.root); err != nil {
 		return nil, err
 	}
 	return append([]report.Segment(nil), w.done...), nil
+}
+
+// finalize makes partial read-only and renames it to final. partial must be
+// a regular file with one link and the recorded size; final must not exist.
+func finalize(root *os.Root, partial, final string, size int64) error {
+	f, err := openRegular(root, partial, os.O_RDONLY)
+	if err != nil {
+		return fmt.Errorf("finish segment: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("finish segment: %w", err)
+	}
+	if fi.Size() != size {
+		return fmt.Errorf("finish segment: %s has %d bytes, %d were written", partial, fi.Size(), size)
+	}
+	if err := f.Chmod(0o440); err != nil {
+		return fmt.Errorf("finish segment: %w", err)
+	}
+	if _, err := root.Lstat(final); err == nil {
+		return fmt.Errorf("finish segment %s: %s appeared during the acquisition; not overwritten", partial, final)
+	}
+	if err := root.Rename(partial, final); err != nil {
+		return fmt.Errorf("finish segment: %w", err)
+	}
+	return nil
+}
+
+// openRegular opens name in root without following a symbolic link and
+// refuses anything but a regular file with one link (a hard link to a file
+// elsewhere would let a write or chmod reach it).
+func openRegular(root *os.Root, name string, flag int) (*os.File, error) {
+	f, err := root.OpenFile(name, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file (%v)", name, fi.Mode().Type())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+		f.Close()
+		return nil, fmt.Errorf("%s has %d links; an image file has one", name, st.Nlink)
+	}
+	return f, nil
+}
+
+// syncRoot fsyncs the folder, making renames and new entries durable.
+func syncRoot(root *os.Root) error {
+	d, err := root.Open(".")
+	if err != nil {
+		return fmt.Errorf("sync folder: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder: %w", err)
+	}
+	return nil
 }
 
 // Abort closes the current segment after syncing what it holds. The
@@ -246,7 +330,7 @@ func (w *Writer) Abort() error {
 func (w *Writer) Partial() []report.Segment {
 	var out []report.Segment
 	for i, s := range w.done {
-		s.File = SegmentName(w.name, i+1) + PartialSuffix
+		s.File = w.partialName(i + 1)
 		out = append(out, s)
 	}
 	if w.aborted != nil {
@@ -255,7 +339,7 @@ func (w *Writer) Partial() []report.Segment {
 	if w.cur != nil {
 		n := len(w.done) + 1
 		out = append(out, report.Segment{
-			File: SegmentName(w.name, n) + PartialSuffix, Offset: w.offset - w.curLen,
+			File: w.partialName(n), Offset: w.offset - w.curLen,
 			Length: w.curLen, FileSize: w.curLen, Hashes: report.Hashes{},
 		})
 	}
@@ -291,14 +375,20 @@ func (w *Writer) SaveState() (State, error) {
 // result to write the rest with O_DIRECT): closed segments must exist as
 // .partial files with their recorded sizes; the open one is truncated to
 // its recorded length (bytes after the checkpoint are re-read).
-func Resume(dir, name string, segmentSize int64, hashes hashing.Set, st State) (*Writer, error) {
-	w := NewWriter(dir, name, segmentSize, hashes)
+func Resume(root *os.Root, name string, segmentSize int64, hashes hashing.Set, st State) (*Writer, error) {
+	w := NewWriter(root, name, segmentSize, hashes)
+	if err := checkState(name, segmentSize, st); err != nil {
+		return nil, fmt.Errorf("resume: the journal's writer state is inconsistent: %w", err)
+	}
 	w.done = append(w.done, st.Closed...)
 	w.offset = st.Offset
 	for i, s := range st.Closed {
-		fi, err := os.Stat(w.partialPath(i + 1))
+		fi, err := root.Lstat(w.partialName(i + 1))
 		if err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("resume: %s is not a regular file", fi.Name())
 		}
 		if fi.Size() != s.FileSize {
 			return nil, fmt.Errorf("resume: %s has %d bytes, the journal recorded %d", fi.Name(), fi.Size(), s.FileSize)
@@ -309,17 +399,17 @@ func Resume(dir, name string, segmentSize int64, hashes hashing.Set, st State) (
 	// read again: remove them, or the resumed writer could not create them
 	// (O_EXCL). Only this image's own *.partial files are touched.
 	for k := n + 1; ; k++ {
-		err := os.Remove(w.partialPath(k))
-		if errors.Is(err, os.ErrNotExist) {
+		err := root.Remove(w.partialName(k))
+		if errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 	}
-	path := w.partialPath(n)
-	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_CLOEXEC, 0)
-	if errors.Is(err, os.ErrNotExist) && st.Current == 0 {
+	path := w.partialName(n)
+	f, err := openRegular(root, path, os.O_WRONLY)
+	if errors.Is(err, fs.ErrNotExist) && st.Current == 0 {
 		return w, nil // the next segment had not been started
 	}
 	if err != nil {
@@ -346,4 +436,24 @@ func Resume(dir, name string, segmentSize int64, hashes hashing.Set, st State) (
 		}
 	}
 	return w, nil
+}
+
+// checkState accepts only a state this writer could have saved: closed
+// segments named as this format names them, in order, contiguous from 0,
+// each exactly segmentSize long, and an offset that adds up.
+func checkState(name string, segmentSize int64, st State) error {
+	var off int64
+	for i, s := range st.Closed {
+		if s.File != SegmentName(name, i+1) {
+			return fmt.Errorf("segment %d is named %q, not %q", i+1, s.File, SegmentName(name, i+1))
+		}
+		if s.Offset != off || s.Length != s.FileSize || (segmentSize > 0 && s.Length != segmentSize) || segmentSize == 0 {
+			return fmt.Errorf("segment %s: offset %d, length %d do not fit segments of %d bytes", s.File, s.Offset, s.Length, segmentSize)
+		}
+		off += s.Length
+	}
+	if st.Current < 0 || (segmentSize > 0 && st.Current >= segmentSize) || st.Offset != off+st.Current {
+		return fmt.Errorf("offset %d does not match the closed segments (%d bytes) and the open one (%d bytes)", st.Offset, off, st.Current)
+	}
+	return nil
 }

@@ -42,7 +42,7 @@ func TestDirectWrites(t *testing.T) {
 		t.Skipf("%s has no O_DIRECT", dir)
 	}
 	data := aligned(1<<20 + 100)
-	w := NewWriter(dir, "img", 300_000, hashing.Set{hashing.SHA256}) // 300000 is not a multiple of 4096
+	w := NewWriter(openRoot(t, dir), "img", 300_000, hashing.Set{hashing.SHA256}) // 300000 is not a multiple of 4096
 	w.UseDirectIO()
 	if err := w.Write(data[:65536]); err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestNoOverwrite(t *testing.T) {
 	dir := t.TempDir()
 	victim := filepath.Join(dir, "img.001"+PartialSuffix)
 	os.WriteFile(victim, []byte("evidence"), 0o600)
-	w := NewWriter(dir, "img", 0, nil)
+	w := NewWriter(openRoot(t, dir), "img", 0, nil)
 	if err := w.Write([]byte("x")); err == nil {
 		t.Fatal("wrote over an existing segment file")
 	}
@@ -100,7 +100,7 @@ func TestNoOverwrite(t *testing.T) {
 	}
 	os.Remove(victim)
 	os.WriteFile(filepath.Join(dir, "img.001"), []byte("older image"), 0o600)
-	w = NewWriter(dir, "img", 0, nil)
+	w = NewWriter(openRoot(t, dir), "img", 0, nil)
 	if err := w.Write([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestNoOverwrite(t *testing.T) {
 func TestResumeTruncatesAfterCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	data := aligned(200_000)
-	w := NewWriter(dir, "img", 70_000, hashing.Set{hashing.MD5})
+	w := NewWriter(openRoot(t, dir), "img", 70_000, hashing.Set{hashing.MD5})
 	w.UseDirectIO()
 	w.Write(data[:100_000])
 	st, err := w.SaveState()
@@ -127,7 +127,7 @@ func TestResumeTruncatesAfterCheckpoint(t *testing.T) {
 	w.Write(data[100_000:150_000]) // lost in the "crash"
 	w.Abort()
 
-	r, err := Resume(dir, "img", 70_000, hashing.Set{hashing.MD5}, st)
+	r, err := Resume(openRoot(t, dir), "img", 70_000, hashing.Set{hashing.MD5}, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestResumeTruncatesAfterCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := NewWriter(t.TempDir(), "ref", 70_000, hashing.Set{hashing.MD5})
+	ref := NewWriter(openRoot(t, t.TempDir()), "ref", 70_000, hashing.Set{hashing.MD5})
 	ref.Write(data)
 	want, _ := ref.Finish()
 	if len(segs) != len(want) {
@@ -158,7 +158,7 @@ func TestResumeTruncatesAfterCheckpoint(t *testing.T) {
 func TestResumeAtSegmentBoundary(t *testing.T) {
 	dir := t.TempDir()
 	data := aligned(300_000)
-	w := NewWriter(dir, "img", 100_000, hashing.Set{hashing.SHA1})
+	w := NewWriter(openRoot(t, dir), "img", 100_000, hashing.Set{hashing.SHA1})
 	w.Write(data[:200_000])
 	st, err := w.SaveState()
 	if err != nil {
@@ -169,7 +169,7 @@ func TestResumeAtSegmentBoundary(t *testing.T) {
 	}
 	w.Write(data[200_000:250_000]) // started segment 3, lost in the "crash"
 	w.Abort()
-	r, err := Resume(dir, "img", 100_000, hashing.Set{hashing.SHA1}, st)
+	r, err := Resume(openRoot(t, dir), "img", 100_000, hashing.Set{hashing.SHA1}, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,4 +184,14 @@ func TestResumeAtSegmentBoundary(t *testing.T) {
 	if len(segs) != 3 || !bytes.Equal(got, data[200_000:]) {
 		t.Fatalf("%d segments; third holds %d bytes", len(segs), len(got))
 	}
+}
+
+func openRoot(t *testing.T, dir string) *os.Root {
+	t.Helper()
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }

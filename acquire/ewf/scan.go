@@ -100,8 +100,10 @@ func scan(ctx context.Context, root *os.Root, files []string, v format.ScanVisit
 		ctx: ctx, v: v, bufs: make(chan []byte, 2), msgs: make(chan scanMsg, 2),
 		work: make(chan *scanJob, 64), emitDone: make(chan struct{}),
 	}
-	s.bufs <- nil // allocated on first use
-	s.bufs <- nil
+	// Two group buffers, allocated on first use. A token is never nil, so
+	// "holding one" is group != nil.
+	s.bufs <- []byte{}
+	s.bufs <- []byte{}
 	for range runtime.NumCPU() {
 		s.wg.Go(s.worker)
 	}

@@ -20,7 +20,7 @@ var errEnough = errors.New("enough media")
 
 type capVisitor struct{ n int }
 
-func (v *capVisitor) BeginFile(int) io.Writer    { return io.Discard }
+func (v *capVisitor) BeginFile(int) io.Writer   { return io.Discard }
 func (v *capVisitor) EndFile(int, int64, error) {}
 func (v *capVisitor) Media(p []byte) error {
 	v.n += len(p)

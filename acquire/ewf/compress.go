@@ -90,12 +90,30 @@ func (c *compressor) stop() {
 	c.wg.Wait()
 }
 
+// deflaters are one worker's zlib writers, by level, made on first use.
+type deflaters [10]*zlib.Writer
+
+// deflate compresses in into lb at level; ok is false when the result
+// would not be smaller than in.
+func (d *deflaters) deflate(in []byte, level int, lb *limitBuffer) bool {
+	if d[level] == nil {
+		d[level], _ = zlib.NewWriterLevel(nil, level)
+	}
+	zw := d[level]
+	lb.b, lb.limit = lb.b[:0], len(in)-1
+	zw.Reset(lb)
+	_, err := zw.Write(in)
+	if err == nil {
+		err = zw.Close()
+	}
+	return err == nil
+}
+
 func (c *compressor) worker() {
-	var zw *zlib.Writer
-	var level int
+	var d deflaters
 	lb := &limitBuffer{}
 	for j := range c.work {
-		c.encode(j, &zw, &level, lb)
+		c.encode(j, &d, lb)
 		j.done <- struct{}{}
 	}
 }
@@ -126,7 +144,13 @@ func isConstant(p []byte) bool {
 // encode sets j's stored form: compressed when that is strictly smaller
 // than the chunk (the chunk without its checksum), raw with Adler-32
 // otherwise.
-func (c *compressor) encode(j *job, zw **zlib.Writer, level *int, lb *limitBuffer) {
+//
+// Above level 1, a chunk is first deflated at level 1: when even that is
+// not smaller than the chunk (random or encrypted data), it is stored raw
+// without trying the higher level, which on such data runs at about
+// 60 MB/s per core against 1.3 GB/s for level 1 and practically never
+// shrinks what level 1 cannot.
+func (c *compressor) encode(j *job, d *deflaters, lb *limitBuffer) {
 	j.compressed, j.shared, j.out = false, false, nil
 	lvl := c.comp.level
 	constant := c.comp.constLevel > 0 && isConstant(j.in)
@@ -139,30 +163,26 @@ func (c *compressor) encode(j *job, zw **zlib.Writer, level *int, lb *limitBuffe
 			}
 		}
 	}
-	if lvl > 0 {
-		if *zw == nil || *level != lvl {
-			*zw, _ = zlib.NewWriterLevel(nil, lvl)
-			*level = lvl
-		}
-		lb.b, lb.limit = j.outBuf[:0], len(j.in)-1
-		(*zw).Reset(lb)
-		_, err := (*zw).Write(j.in)
-		if err == nil {
-			err = (*zw).Close()
-		}
-		if err == nil {
-			j.outBuf = lb.b
-			if constant && len(j.in) == c.chunkSize {
-				form := bytes.Clone(lb.b)
-				c.constant[j.in[0]].Store(&form)
-				j.setShared(form)
-				return
-			}
-			j.out, j.compressed = lb.b, true
-			return
-		}
+	lb.b = j.outBuf[:0]
+	ok := lvl > 0
+	if ok && lvl > 1 && !constant {
+		ok = d.deflate(j.in, 1, lb)
 	}
-	j.sum = adler32.Checksum(j.in)
+	if ok {
+		ok = d.deflate(j.in, lvl, lb)
+	}
+	j.outBuf = lb.b[:0]
+	if !ok {
+		j.sum = adler32.Checksum(j.in)
+		return
+	}
+	if constant && len(j.in) == c.chunkSize {
+		form := bytes.Clone(lb.b)
+		c.constant[j.in[0]].Store(&form)
+		j.setShared(form)
+		return
+	}
+	j.out, j.compressed = lb.b, true
 }
 
 func (j *job) setShared(form []byte) {

@@ -68,6 +68,10 @@ func writeImage(t testing.TB, s format.Spec, data []byte, unreadable []report.Ra
 	return im
 }
 
+func newMultiMD5SHA1() *hashing.Multi {
+	return hashing.NewMulti(hashing.Set{hashing.MD5, hashing.SHA1})
+}
+
 func newSpec(t testing.TB, size int64, sector int, seg int64, comp string) format.Spec {
 	return formattest.Spec(t, "ev", size, sector, seg, comp)
 }

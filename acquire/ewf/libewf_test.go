@@ -35,6 +35,7 @@ func TestLibewfReadsWriterOutput(t *testing.T) {
 		data       func(int64) []byte
 		unreadable []report.Range
 		export     bool
+		removable  bool
 	}{
 		{name: "tiny", size: 512, sector: 512, comp: "fast", export: true},
 		{name: "empty", size: 0, sector: 512, comp: "fast"},
@@ -46,7 +47,7 @@ func TestLibewfReadsWriterOutput(t *testing.T) {
 		{name: "4k-segments", size: 3 << 20, sector: 4096, seg: 1 << 20, comp: "none", export: true},
 		{name: "empty-block", size: 3<<20 + 512, sector: 512, comp: "empty", export: true},
 		{name: "default", size: 3<<20 + 512, sector: 512, comp: "", export: true},
-		{name: "unreadable", size: 2 << 20, sector: 512, comp: "fast", export: true,
+		{name: "unreadable", size: 2 << 20, sector: 512, comp: "fast", export: true, removable: true,
 			unreadable: []report.Range{{Offset: 4096, Length: 512}, {Offset: 1 << 20, Length: 65536}}},
 	}
 	for _, c := range cases {
@@ -58,6 +59,7 @@ func TestLibewfReadsWriterOutput(t *testing.T) {
 			}
 			s := newSpec(t, c.size, c.sector, c.seg, c.comp)
 			s.Case.Description = "Ünïcode descr"
+			s.Source.Removable = c.removable
 			im := writeImage(t, s, data, c.unreadable)
 			if c.seg > 0 && len(im.files) < 2 {
 				t.Fatalf("%d segment for a %d-byte segment size", len(im.files), c.seg)
@@ -81,7 +83,12 @@ func TestLibewfReadsWriterOutput(t *testing.T) {
 				"Model:\t\t\tModel", "Serial number:\t\tSERIAL", "Software version used:\ttest",
 				"Operating system used:\tLinux", "MD5:\t\t\t" + im.sums["md5"], "SHA1:\t\t\t" + im.sums["sha1"],
 				fmt.Sprintf("Bytes per sector:\t%d", c.sector), fmt.Sprintf("(%d bytes)", c.size),
-				"Acquisition date:\tTue Dec  1 10:00:00 2026",
+				"Acquisition date:\tTue Dec  1 10:00:00 2026", "Error granularity:\t1",
+			}
+			if c.removable {
+				want = append(want, "Media type:\t\tremovable disk", "Is physical:\t\tno")
+			} else {
+				want = append(want, "Media type:\t\tfixed disk")
 			}
 			for _, r := range c.unreadable {
 				first, end := r.Offset/int64(c.sector), (r.Offset+r.Length)/int64(c.sector)

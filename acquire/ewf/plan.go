@@ -149,7 +149,11 @@ func newLayout(s format.Spec) (*layout, error) {
 	l.header = deflateText([]byte(headerText(hv)))
 	l.volume = volume{
 		mediaType: 0x01, chunks: uint32(l.chunks), chunkSectors: uint32(spc), sectorSize: uint32(ss),
-		sectors: uint64(s.MediaSize / int64(ss)), flags: 0x01, level: comp.volume, granularity: uint32(spc),
+		sectors: uint64(s.MediaSize / int64(ss)), flags: 0x01, level: comp.volume,
+		// Error granularity 1: custodian narrows a failed read to single
+		// logical sectors, so every error2 run is exact (Guymager and
+		// EnCase 7 write 1 too; ewfacquire writes its chunk size).
+		granularity: 1,
 	}
 	if s.Source.Removable {
 		l.volume.mediaType = 0x00

@@ -2,8 +2,12 @@ package ewf
 
 import (
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/custodian-forensics/custodian/acquire/format"
@@ -122,5 +126,55 @@ func TestNames(t *testing.T) {
 		if f.Owns("ev", other) {
 			t.Errorf("owns %s", other)
 		}
+	}
+}
+
+func TestGlob(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	touch := func(names ...string) {
+		for _, n := range names {
+			if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var names []string
+	for n := 1; n <= 101; n++ {
+		names = append(names, SegmentName("a", n))
+	}
+	touch(names...)
+	touch("a.E103", "a.EAC.partial", "b.e01", "b.e02", "b.e04")
+	if got, err := Glob(root, "a.E01"); err != nil || !slices.Equal(got, names) {
+		t.Errorf("Glob a.E01: %d files (%v), want %d ending in a.EAB", len(got), err, len(names))
+	}
+	if got, err := Glob(root, "b.e01"); err != nil || !slices.Equal(got, []string{"b.e01", "b.e02"}) {
+		t.Errorf("Glob b.e01: %v, %v", got, err)
+	}
+	if _, err := Glob(root, "a.E02"); err == nil {
+		t.Error("Glob accepted a first name that is not .E01")
+	}
+	if _, err := Glob(root, "c.E01"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Glob of a missing set: %v", err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "d.E01")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Glob(root, "d.E01"); err == nil {
+		t.Error("Glob accepted a symbolic link")
+	}
+}
+
+func TestNoSpaceIsMarked(t *testing.T) {
+	err := ioErr("write", "ev.E01.partial", &os.PathError{Op: "write", Path: "ev.E01.partial", Err: syscall.ENOSPC})
+	if !errors.Is(err, ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("%v does not wrap ErrNoSpace and ENOSPC", err)
+	}
+	if err := ioErr("write", "x", syscall.EIO); errors.Is(err, ErrNoSpace) {
+		t.Errorf("EIO marked as a full destination: %v", err)
 	}
 }

@@ -79,3 +79,51 @@ func TestReadsEwfacquireSets(t *testing.T) {
 		}
 	}
 }
+
+// TestReadsEwfacquireGeometry: ewfacquire sets with 128 sectors of 4096
+// bytes per chunk, and from a source that is not a whole number of
+// sectors (ewfacquire keeps the partial sector's bytes in the last chunk
+// but counts only whole sectors: the media is those).
+func TestReadsEwfacquireGeometry(t *testing.T) {
+	requireTools(t, "ewf-tools", "ewfacquire")
+	for _, c := range []struct {
+		name string
+		size int
+		args []string
+	}{
+		{"4096x128", 4 << 20, []string{"-b", "128", "-P", "4096", "-c", "fast"}},
+		{"partial-sector", 1_000_000, []string{"-c", "none"}},
+		{"partial-sector-fast", 1_000_000, []string{"-c", "fast"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "source")
+			data := formattest.Media(int64(c.size), 8)
+			if err := os.WriteFile(src, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			run(t, dir, "ewfacquire", append(append([]string{"-u", "-q", "-t", filepath.Join(dir, "acq")}, c.args...), src)...)
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Close()
+			files, err := Glob(root, "acq.E01")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Format{}.Open(root, files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			whole := len(data) - len(data)%512
+			if got := readAll(t, r); !bytes.Equal(got, data[:whole]) {
+				t.Errorf("media of %d bytes differs from the %d whole sectors acquired", len(got), whole)
+			}
+			if v := scanAll(t, root, files); v.errs[0] != nil || !bytes.Equal(v.media.Bytes(), data[:whole]) {
+				t.Errorf("scan: %v, %d bytes", v.errs[0], v.media.Len())
+			}
+		})
+	}
+}

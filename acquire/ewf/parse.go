@@ -222,11 +222,13 @@ var (
 	errChunkLonge = errors.New("chunk inflates to more than the chunk size")
 )
 
-// decode checks a stored chunk and returns its media bytes (want of them;
-// the last chunk may be stored padded to the full chunk size), in dst
-// (cap >= chunkSize).
+// decode checks a stored chunk and returns its media bytes (want of them),
+// in dst (cap >= chunkSize). The last chunk may hold more than the media
+// needs, up to a whole chunk: padded by some writers, and ewfacquire
+// stores the bytes of a final partial sector there although the media
+// size (whole sectors) leaves them out.
 func (z *inflater) decode(stored []byte, compressed bool, want, chunkSize int, last bool, dst []byte) ([]byte, error) {
-	okLen := func(n int) bool { return n == want || (last && n == chunkSize) }
+	okLen := func(n int) bool { return n == want || (last && n > want && n <= chunkSize) }
 	if !compressed {
 		n := len(stored) - 4
 		if n < 0 || !okLen(n) {

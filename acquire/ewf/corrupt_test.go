@@ -142,3 +142,36 @@ func TestDamageIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestIncompleteSet: a set missing its last segment, or followed by a
+// stale extra one, is damage naming the file where the chain breaks.
+func TestIncompleteSet(t *testing.T) {
+	data := formattest.Media(1<<20, 6)
+	s := newSpec(t, int64(len(data)), 512, 300_000, "none")
+	im := writeImage(t, s, data, nil)
+	if len(im.files) < 3 {
+		t.Fatalf("%d segments", len(im.files))
+	}
+	short := im.files[:len(im.files)-1]
+	_, err := Format{}.Open(im.root, short)
+	var d *format.Damage
+	if !errors.As(err, &d) || d.File != short[len(short)-1] || !strings.Contains(err.Error(), "later segment is missing") {
+		t.Errorf("open without the last segment: %v", err)
+	}
+	v := scanAll(t, im.root, short)
+	if !errors.As(v.errs[len(short)-1], &d) || d.File != short[len(short)-1] {
+		t.Errorf("scan without the last segment: %v", v.errs)
+	}
+
+	stale := SegmentName("ev", len(im.files)+1)
+	if err := os.WriteFile(filepath.Join(im.dir, stale), []byte("EVF\x09\x0d\x0a\xff\x00"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Glob(im.root, "ev.E01")
+	if err != nil || len(files) != len(im.files)+1 {
+		t.Fatalf("Glob: %v, %v", files, err)
+	}
+	if _, err := (Format{}).Open(im.root, files); !errors.As(err, &d) || d.File != im.files[len(im.files)-1] {
+		t.Errorf("open with a stale extra segment: %v", err)
+	}
+}

@@ -178,8 +178,13 @@ func (s *scanner) scanFile(i int, name string, files []string, root *os.Root, m 
 	br := bufio.NewReaderSize(tee, 1<<20)
 	pos := int64(0) // offset in the file of br's next byte
 	perr := s.parse(i, name, f, br, &pos, fi.Size(), i == len(files)-1, m)
-	if _, err := io.Copy(io.Discard, br); err != nil && perr == nil {
-		perr = fmt.Errorf("ewf: read %s: %w", name, err)
+	stopped := s.getFatal() != nil || errors.Is(perr, context.Canceled) || errors.Is(perr, context.DeadlineExceeded)
+	if !stopped {
+		// The rest of the file (after done or next, or after damage) is
+		// still part of its hashes.
+		if _, err := io.Copy(io.Discard, br); err != nil && perr == nil {
+			perr = fmt.Errorf("ewf: read %s: %w", name, err)
+		}
 	}
 	derr := s.endFile(i, perr)
 	if derr != nil {

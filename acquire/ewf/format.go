@@ -36,6 +36,9 @@ func (Format) Create(s format.Spec) (format.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseStale(s.Root, s.Name, true); err != nil {
+		return nil, err
+	}
 	w := newWriter(s, l)
 	if w.guid, err = newGUID(); err != nil {
 		return nil, err
@@ -49,6 +52,9 @@ func (Format) Create(s format.Spec) (format.Writer, error) {
 func (Format) Resume(s format.Spec, state json.RawMessage) (format.Writer, error) {
 	l, err := newLayout(s)
 	if err != nil {
+		return nil, err
+	}
+	if err := refuseStale(s.Root, s.Name, false); err != nil {
 		return nil, err
 	}
 	return resume(s, l, state)

@@ -3,6 +3,7 @@ package ewf
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,4 +208,26 @@ func hashesOf(data []byte) report.Hashes {
 	m := newMultiMD5SHA1()
 	m.Write(data)
 	return report.Hashes(m.Sums())
+}
+
+// TestCreateRefusesStaleSegments: segment files of the same name already
+// in the folder (final or partial) make Create refuse: libewf would read a
+// stale NAME.E05 as part of a new set. Resume refuses final ones.
+func TestCreateRefusesStaleSegments(t *testing.T) {
+	for _, stale := range []string{"ev.E05", "ev.E01.partial", "ev.EAA"} {
+		s := newSpec(t, 1<<20, 512, 0, "fast")
+		os.WriteFile(filepath.Join(s.Dir, stale), []byte("old"), 0o600)
+		if _, err := (Format{}).Create(s); !errors.Is(err, format.ErrSpec) {
+			t.Errorf("create next to %s: %v", stale, err)
+		}
+		_, err := Format{}.Resume(s, nil)
+		if final := !strings.HasSuffix(stale, PartialSuffix); final != (err != nil) {
+			t.Errorf("resume next to %s: %v", stale, err)
+		}
+	}
+	s := newSpec(t, 1<<20, 512, 0, "fast")
+	os.WriteFile(filepath.Join(s.Dir, "other.E01"), []byte("x"), 0o600)
+	if _, err := (Format{}).Create(s); err != nil {
+		t.Errorf("another image's files made Create refuse: %v", err)
+	}
 }

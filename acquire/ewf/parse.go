@@ -184,10 +184,9 @@ type chunkSpan struct {
 	compressed bool
 }
 
-// spans computes the stored place of every chunk of a table whose
-// descriptor is at tableOff: chunk k runs from its entry to the next
-// entry, the last one to the table itself. It checks that chunks are in
-// order, within [lo, tableOff) and of a plausible size.
+// span is the stored place of chunk k of a table whose descriptor is at
+// tableOff: chunk k runs from its entry to the next entry, the last one to
+// the table itself.
 func (t table) span(k int, tableOff int64) chunkSpan {
 	start := t.base + int64(t.entries[k]&entryOffsetMask)
 	end := tableOff
@@ -197,6 +196,8 @@ func (t table) span(k int, tableOff int64) chunkSpan {
 	return chunkSpan{off: start, size: int(end - start), compressed: t.entries[k]&entryCompressed != 0}
 }
 
+// check makes sure the table's chunks are in order, within [lo, tableOff)
+// and of a plausible size.
 func (t table) check(lo, tableOff int64, chunkSize int) error {
 	prev := lo
 	for k := range t.entries {
@@ -219,7 +220,7 @@ type inflater struct {
 var (
 	errChunkSize  = errors.New("wrong chunk size")
 	errChunkZlib  = errors.New("chunk does not inflate")
-	errChunkLonge = errors.New("chunk inflates to more than the chunk size")
+	errChunkLong = errors.New("chunk inflates to more than the chunk size")
 )
 
 // decode checks a stored chunk and returns its media bytes (want of them),
@@ -264,7 +265,7 @@ func (z *inflater) decode(stored []byte, compressed bool, want, chunkSize int, l
 			k, err = z.zr.Read(z.one[:])
 		}
 		if k > 0 {
-			return nil, errChunkLonge
+			return nil, errChunkLong
 		}
 		if err != io.EOF {
 			return nil, fmt.Errorf("%w: %v", errChunkZlib, err)

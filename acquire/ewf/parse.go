@@ -218,8 +218,8 @@ type inflater struct {
 }
 
 var (
-	errChunkSize  = errors.New("wrong chunk size")
-	errChunkZlib  = errors.New("chunk does not inflate")
+	errChunkSize = errors.New("wrong chunk size")
+	errChunkZlib = errors.New("chunk does not inflate")
 	errChunkLong = errors.New("chunk inflates to more than the chunk size")
 )
 

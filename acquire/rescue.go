@@ -68,8 +68,9 @@ type rescueState struct {
 	listed, omitted, omittedRuns int
 	// pending are the damage events of the block being read; they are
 	// listed once it is settled, and dropped with it if it is not.
-	pending  []pendingEvent
-	probeBuf []byte
+	pending   []pendingEvent
+	probeBuf  []byte
+	failedIdx []int // scrape's list of failed sectors, reused
 }
 
 type pendingEvent struct {
@@ -222,7 +223,8 @@ func (r *sourceReader) scrape(ctx context.Context, c []byte, off int64) (dead bo
 	n := (len(c) + ss - 1) / ss
 	sector := func(k int) []byte { return c[k*ss : min((k+1)*ss, len(c))] }
 	// First pass: which sectors read.
-	var failed []int
+	failed := r.rescue.failedIdx[:0]
+	defer func() { r.rescue.failedIdx = failed[:0] }()
 	for k := range n {
 		if err := ctx.Err(); err != nil {
 			return false, err

@@ -222,3 +222,54 @@ func concat(t *testing.T, dir string, r *report.Report) []byte {
 	}
 	return all
 }
+
+// TestDdrescueRetriesFromOurMap: ddrescue takes NAME.map as its own. Once
+// the bad sectors read again, `ddrescue -d -r1 SOURCE NAME.001 NAME.map`
+// on a copy of the image fills in just those sectors (and only those are
+// read), giving the source's bytes and an all-rescued map.
+func TestDdrescueRetriesFromOurMap(t *testing.T) {
+	looptest.RequireTool(t, "ddrescue", "gddrescue")
+	const mib = 1 << 20
+	bad := []faultdisk.Range{{Offset: mib + 512, Length: 1024}, {Offset: 3 * mib, Length: 64 << 10}}
+	o := faultdisk.Options{Size: 6 * mib, Content: faultdisk.Pattern(13), Bad: bad}
+	d := faultdisk.Device(t, o, 512)
+	dir := filepath.Join(t.TempDir(), "out")
+	r, img, _, err := acquiredIn(t, d.Dev, dir, badOptions())
+	if !errors.Is(err, acquire.ErrUnreadable) || len(r.Image.Segments) != 1 {
+		t.Fatalf("Run: %v, %d segments", err, len(r.Image.Segments))
+	}
+	work := t.TempDir()
+	cp, mp := filepath.Join(work, "copy.img"), filepath.Join(work, "copy.map")
+	if err := os.WriteFile(cp, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "bad.map"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.SetBad(nil)
+	d.ResetReads()
+	if out, err := exec.Command("ddrescue", "-d", "-q", "-r1", d.Dev, cp, mp).CombinedOutput(); err != nil {
+		t.Fatalf("ddrescue: %v\n%s", err, out)
+	}
+	var read int64
+	for _, x := range d.Reads() {
+		read += x.Length
+	}
+	if read > 1024+64<<10 {
+		t.Errorf("ddrescue read %d bytes; the map left it %d to retry", read, 1024+64<<10)
+	}
+	got, err := os.ReadFile(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, o.Image()) {
+		t.Error("the retried copy differs from the source")
+	}
+	if m := readMap(t, mp); m.Bytes(mapfile.Finished) != o.Size {
+		t.Errorf("after the retry pass: %+v", m.Blocks)
+	}
+}

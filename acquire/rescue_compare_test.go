@@ -39,11 +39,10 @@ func requireCompare(t *testing.T) {
 }
 
 type comparePattern struct {
-	name      string
-	size      int64
-	bad       []faultdisk.Range
-	delay     time.Duration // every read
-	failDelay time.Duration // failed reads only
+	name  string
+	size  int64
+	bad   []faultdisk.Range
+	delay time.Duration // every read
 }
 
 func comparePatterns() []comparePattern {

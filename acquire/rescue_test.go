@@ -273,3 +273,55 @@ func TestDdrescueRetriesFromOurMap(t *testing.T) {
 		t.Errorf("after the retry pass: %+v", m.Blocks)
 	}
 }
+
+// TestCheckpointMapAndResume: the map written at a checkpoint says rescued
+// up to it (with the unreadable sectors before it) and non-tried after; an
+// interrupted run leaves that map; the resumed run's final map has every
+// unreadable range, and one event per run.
+func TestCheckpointMapAndResume(t *testing.T) {
+	const mib = 1 << 20
+	first, second := report.Range{Offset: 512, Length: 512}, report.Range{Offset: 2*mib + 512, Length: 1024}
+	o := faultdisk.Options{Size: 4 * mib, Content: faultdisk.Pattern(14),
+		Bad: []faultdisk.Range{{Offset: first.Offset, Length: first.Length}, {Offset: second.Offset, Length: second.Length}}}
+	d := faultdisk.Device(t, o, 512)
+	dir := filepath.Join(t.TempDir(), "out")
+	opts := badOptions()
+	opts.CheckpointEvery = mib
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts.OnEvent = func(e report.Event) {
+		if e.Kind == "unreadable" && *e.Offset == second.Offset {
+			cancel() // after the checkpoint at 2 MiB
+		}
+	}
+	r, err := acquire.New(d.Dev, dir, opts).Run(ctx)
+	if !errors.Is(err, context.Canceled) || r.Status != report.StatusIncomplete || r.BytesAcquired != 2*mib {
+		t.Fatalf("Run: %v, status %q, %d bytes acquired; want interrupted after the checkpoint at 2 MiB", err, r.Status, r.BytesAcquired)
+	}
+	m := readMap(t, filepath.Join(dir, "bad.map"))
+	want := []mapfile.Block{{Pos: 0, Size: 512, Status: mapfile.Finished}, {Pos: 512, Size: 512, Status: mapfile.BadSector},
+		{Pos: 1024, Size: 2*mib - 1024, Status: mapfile.Finished}, {Pos: 2 * mib, Size: 2 * mib, Status: mapfile.NonTried}}
+	if diff := cmp.Diff(want, m.Blocks); diff != "" || m.Pos != 2*mib || m.Phase != mapfile.Copying {
+		t.Errorf("map at %#x, phase %q; blocks (-want +got):\n%s", m.Pos, m.Phase, diff)
+	}
+	if out, err := exec.Command("ddrescuelog", "-t", filepath.Join(dir, "bad.map")).CombinedOutput(); err != nil {
+		t.Fatalf("ddrescuelog -t: %v\n%s", err, out)
+	}
+
+	opts.OnEvent, opts.Resume = nil, true
+	r2, err := acquire.New(d.Dev, dir, opts).Run(context.Background())
+	if !errors.Is(err, acquire.ErrUnreadable) {
+		t.Fatalf("resume: %v", err)
+	}
+	all := []report.Range{first, second}
+	if diff := cmp.Diff(all, r2.Unreadable); diff != "" {
+		t.Errorf("unreadable (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(all, eventRanges(eventsOf(r2, "unreadable"))); diff != "" {
+		t.Errorf("unreadable events (-want +got):\n%s", diff)
+	}
+	if !bytes.Equal(concat(t, dir, r2), zeroed(o.Image(), all)) {
+		t.Error("image differs from the source with the unreadable ranges zeroed")
+	}
+	checkMap(t, filepath.Join(dir, "bad.map"), r2, all)
+}

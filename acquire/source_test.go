@@ -356,3 +356,22 @@ func TestShortReadIsAnError(t *testing.T) {
 		t.Fatal("a source that ended early was not an error")
 	}
 }
+
+// TestRescueRestore: a resume counts the damage events the journal lists
+// against the cap, takes its omitted counts, and knows that a run ending
+// at the checkpoint may go on.
+func TestRescueRestore(t *testing.T) {
+	d := &faultyDisk{data: make([]byte, 1<<20)}
+	r, _ := testReader(d, 3)
+	r.unreadable = []report.Range{{Offset: 0, Length: 512}, {Offset: 128 << 10, Length: 128 << 10}}
+	c := &checkpointRec{Offset: 256 << 10, Events: []report.Event{{Kind: "unreadable"}, {Kind: "resume"}, {Kind: "read_error"}},
+		Rescue: &rescueJournal{OmittedEvents: 5, OmittedRuns: 2}}
+	r.restore(c)
+	rs := r.rescue
+	if rs.listed != 2 || rs.omitted != 5 || rs.omittedRuns != 2 || !rs.open || rs.deadClusters != 2 {
+		t.Errorf("restored %+v", rs)
+	}
+	if j := r.journalState(); j == nil || *j != (rescueJournal{OmittedEvents: 5, OmittedRuns: 2}) {
+		t.Errorf("journal state %+v", j)
+	}
+}

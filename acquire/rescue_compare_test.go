@@ -164,3 +164,20 @@ func TestCompareMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareSourceStops: a 1 GiB disk that stops answering at 16 MiB.
+// ddrescue -d would scrape the 1008 MiB sector by sector (some 2 million
+// failed reads); custodian stops after the first dead MiB and its probes.
+func TestCompareSourceStops(t *testing.T) {
+	requireCompare(t)
+	const mib = 1 << 20
+	o := faultdisk.Options{Size: 1024 * mib, Content: faultdisk.Pattern(3), DeadFrom: 16 * mib}
+	d := faultdisk.Device(t, o, 512)
+	opts := badOptions()
+	opts.ReadSize = acquire.DefaultReadSize
+	r, _, took, err := acquired(t, d.Dev, opts)
+	if !errors.Is(err, acquire.ErrSourceDead) {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Logf("dead from 16 MiB of 1 GiB: stopped after %.1f s, %d failed reads; %s", took.Seconds(), d.Failures(), r.Error)
+}

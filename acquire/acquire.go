@@ -542,10 +542,8 @@ func newImaging(a *Acquisition, r *report.Report, dev *blockdev.Device, j *journ
 	if o.HashWindow > 0 {
 		im.windows = &windowStage{size: o.HashWindow, m: hashing.NewMulti(o.Hashes)}
 	}
-	im.sr = &sourceReader{
-		src: dev, size: dev.Size(), sector: dev.LogicalSectorSize(), retries: o.Retries, precise: dev,
-		event: func(level, kind, msg string, off, n int64) { a.event(level, kind, msg, off, n) },
-	}
+	im.sr = newSourceReader(dev, dev.Size(), dev.LogicalSectorSize(), o.Retries,
+		func(level, kind, msg string, off, n int64) { a.event(level, kind, msg, off, n) })
 	return im
 }
 
@@ -664,6 +662,7 @@ func (im *imaging) restore() error {
 		for _, u := range c.Unreadable {
 			im.sr.bad += u.Length
 		}
+		im.sr.restore(c)
 		a.mu.Lock()
 		a.events = append(append([]report.Event(nil), c.Events...), a.events...)
 		a.mu.Unlock()
@@ -725,7 +724,7 @@ func (im *imaging) produce() error {
 		}
 		n := int(min(int64(o.ReadSize), size-off))
 		if err := im.sr.read(im.fo.ctx, buf[:n], off); err != nil {
-			return err
+			return im.stopped(off, err)
 		}
 		a.unreadable.Store(im.sr.bad)
 		if err := im.fo.send(&block{off: off, data: buf[:n], buf: buf}); err != nil {
@@ -778,6 +777,9 @@ func (im *imaging) checkpoint(off int64) error {
 		c.Windows = &ws
 	}
 	c.Writer = states[len(states)-1].(json.RawMessage)
+	if err := im.checkpointed(c); err != nil {
+		return err
+	}
 	im.j.Check = c
 	im.j.Source.Continuity = readContinuity(a.diskName())
 	if err := writeJournal(im.spec.Root, journalName(a.o.Name), im.j); err != nil {
@@ -834,6 +836,7 @@ func (im *imaging) abort() {
 	werr := im.w.Abort()
 	im.r.Image.Segments = im.w.Partial()
 	im.r.BytesAcquired = im.j.offset()
+	im.aborted()
 	if werr != nil {
 		im.a.note("error", "abort", fmt.Sprintf("syncing the partial image failed: %v", werr))
 	}
@@ -843,6 +846,7 @@ func (im *imaging) abort() {
 func (im *imaging) finish() error {
 	r, o := im.r, &im.a.o
 	im.a.phase.Store(PhaseFinish)
+	im.sr.conclude(false)
 	for _, h := range im.hashers {
 		for k, v := range h.m.Sums() {
 			r.Hashes[k] = v
@@ -869,7 +873,7 @@ func (im *imaging) finish() error {
 	}
 	r.Image.Segments = segs
 	r.BytesAcquired = im.dev.Size()
-	return nil
+	return im.writeMap(im.dev.Size(), true)
 }
 
 // offset is the journal's last checkpoint: what a resume starts from.

@@ -3,9 +3,10 @@ package acquire_test
 // Bad sectors through the real kernel path: a FUSE file that fails chosen
 // byte ranges with EIO, attached read-only to a loop device
 // (internal/faultdisk), imaged by acquire.New(...).Run like any disk. The
-// buffered read of a block fails, sourceReader narrows it with O_DIRECT
-// reads down to the logical sector, retries each sector, zero-fills and
-// records the ones that stay unreadable.
+// O_DIRECT read of a block fails, sourceReader reads it again in clusters,
+// a failed cluster sector by sector, retries the failed sectors of partly
+// readable clusters, zero-fills and records the ones that stay unreadable
+// (one range and one event per run), and writes NAME.map.
 
 import (
 	"bytes"
@@ -57,7 +58,12 @@ func hashesOf(data []byte) report.Hashes {
 // Run took and Run's error.
 func acquired(t *testing.T, dev string, o acquire.Options) (*report.Report, []byte, time.Duration, error) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "out")
+	return acquiredIn(t, dev, filepath.Join(t.TempDir(), "out"), o)
+}
+
+// acquiredIn is acquired into the folder dir.
+func acquiredIn(t *testing.T, dev, dir string, o acquire.Options) (*report.Report, []byte, time.Duration, error) {
+	t.Helper()
 	start := time.Now()
 	r, err := acquire.New(dev, dir, o).Run(context.Background())
 	took := time.Since(start)
@@ -163,7 +169,8 @@ func TestBadSectorsOnLoopDevice(t *testing.T) {
 			d := faultdisk.Device(t, o, tc.sector)
 			requireDirectIO(t, d.Dev)
 			opts := badOptions()
-			r, img, took, err := acquired(t, d.Dev, opts)
+			dir := filepath.Join(t.TempDir(), "out")
+			r, img, took, err := acquiredIn(t, d.Dev, dir, opts)
 			t.Logf("%v, %d FUSE reads (%d failed)", took.Round(time.Millisecond), len(d.Reads()), d.Failures())
 
 			if !errors.Is(err, acquire.ErrUnreadable) {
@@ -197,15 +204,17 @@ func TestBadSectorsOnLoopDevice(t *testing.T) {
 				t.Errorf("bytes acquired %d, want %d", r.BytesAcquired, diskSize)
 			}
 
-			// One "unreadable" event per bad sector, with its offset.
-			sectors := sectorsOf(tc.want, int64(tc.sector))
-			if diff := cmp.Diff(sectors, eventRanges(eventsOf(r, "unreadable"))); diff != "" {
+			// One "unreadable" event per run of bad sectors, with its range.
+			if diff := cmp.Diff(tc.want, eventRanges(eventsOf(r, "unreadable"))); diff != "" {
 				t.Errorf("unreadable events (-want +got):\n%s", diff)
 			}
 			if len(eventsOf(r, "read_error")) == 0 {
 				t.Error("no read_error event")
 			}
-			// Each bad sector was read alone Retries+1 times, and failed.
+			checkMap(t, filepath.Join(dir, "bad.map"), r, tc.want)
+			// Each bad sector (all in partly readable clusters here) was
+			// read alone Retries+1 times, and failed.
+			sectors := sectorsOf(tc.want, int64(tc.sector))
 			for _, s := range sectors {
 				n := 0
 				for _, x := range d.Reads() {
@@ -258,11 +267,10 @@ func TestFlakySector(t *testing.T) {
 // bisection is recovered by the per-sector retries, and the report says on
 // which attempt.
 func TestFlakySectorRetried(t *testing.T) {
-	// The buffered read fails 2 or 3 FUSE reads (readahead, then the
-	// synchronous read), the bisection of a 64 KiB block 7 more (64 KiB
-	// down to 1 KiB); 14 failures leave 4 or 5 for the single-sector
-	// attempts, within Retries 8.
-	fl := faultdisk.Flaky{Range: faultdisk.Range{Offset: 2<<20 + 9*512, Length: 512}, Failures: 14}
+	// The O_DIRECT read of the 64 KiB block (one cluster) fails 1 to 3
+	// FUSE reads (the kernel may retry a failed request); 6 failures leave
+	// 3 to 5 for the single-sector attempts, within Retries 8.
+	fl := faultdisk.Flaky{Range: faultdisk.Range{Offset: 2<<20 + 9*512, Length: 512}, Failures: 6}
 	o := faultdisk.Options{Size: diskSize, Content: faultdisk.Pattern(4), Flaky: []faultdisk.Flaky{fl}}
 	d := faultdisk.Device(t, o, 512)
 	requireDirectIO(t, d.Dev)

@@ -26,13 +26,15 @@
 //
 //   - Every byte read is hashed by every selected algorithm exactly once,
 //     in order.
-//   - A short or failed read is never zero-filled silently: a failed read
-//     is re-read in halves down to the logical sector through an O_DIRECT
-//     descriptor (buffered reads widen failures to whole readahead windows),
-//     each sector retried Options.Retries times; only a sector that fails
-//     every attempt is zero-filled, and it is recorded (report.Unreadable,
-//     merged ranges aligned to the logical sector size, plus an event). A
-//     source that ends early is an error, not zeros.
+//   - A short or failed read is never zero-filled silently: a failed block
+//     is read again through an O_DIRECT descriptor (buffered reads widen
+//     failures to whole readahead windows) as described under Damage; only
+//     a sector that could not be read is zero-filled, and it is recorded
+//     (report.Unreadable, merged ranges aligned to the logical sector size,
+//     one event per run, NAME.map). A source that ends early is an error,
+//     not zeros.
+//   - Every byte of a block is settled (read, or recorded unreadable and
+//     zero-filled) before the block is handed on.
 //   - Image files are created with O_EXCL and carry a .partial suffix until
 //     the acquisition is complete and synced; only then do they get their
 //     final names. A report never says "complete" for anything less.
@@ -44,6 +46,65 @@
 //     set read-only with BLKROSET on the disk and all its partitions and
 //     confirmed before the first read; the block layer's write counters are
 //     compared before and after (see package blockdev).
+//
+// # Damage
+//
+// A failed block is read again the way GNU ddrescue's passes read a
+// failed area, but in stream order (rescue.go):
+//
+//   - in clusters of 64 KiB (ddrescue's default); a cluster that reads is
+//     done;
+//   - a failed cluster is scraped: each sector read once;
+//   - the sectors that failed in a partly readable cluster (isolated bad
+//     sectors, flaky ones) are retried Options.Retries times; a fully
+//     unreadable cluster is dead medium and is not retried (ddrescue -d
+//     retries nothing by default). A sector at the edge of a dead area
+//     whose cluster also holds good sectors is retried too;
+//   - after 16 fully unreadable clusters in a row (1 MiB), and at the end
+//     of a block that ends in unreadable clusters, single sectors are
+//     probed 1, 2, 4, … MiB further on and at the last sector. When one
+//     reads, the sectors up to it are still read one by one. When none
+//     does, the source has stopped answering: imaging stops with
+//     ErrSourceDead, the journal is checkpointed at the start of the block
+//     being read (nothing of which was handed on), the report says
+//     incomplete, and --resume continues there once the source answers.
+//     Within 1 MiB of the end nothing is probed: the rest is scraped.
+//
+// On the faultdisk device a dead area costs as many failed reads as
+// `ddrescue -d` (one per sector plus one per cluster) and no more time;
+// see rescue_compare_test.go for the figures and how to measure them.
+//
+// The trade-off against ddrescue: ddrescue reads the good areas first and
+// comes back to the failed ones (trimming, scraping, retries) in later
+// passes, in any order; that gets the most data off a dying drive early.
+// custodian hashes the stream in order (MD5 and SHA are sequential) and
+// resumes from hash states at a stream offset, so every byte of a block
+// must be settled before the block is handed on: a dead area is scraped
+// when it is reached, and probing ahead can find where the medium reads
+// again, or that it no longer answers at all, but cannot skip the sectors
+// in between. A drive that dies while its failed areas are scraped loses
+// the good data after them, which ddrescue would have read first. For such
+// a drive, image with ddrescue first and acquire its image.
+//
+// Memory does not grow with the damage: unreadable ranges are merged (one
+// per run), the damage events (read errors, unreadable runs, recovered
+// sectors, probes) are capped at the first 1000 in memory, in the journal
+// and in the report, followed by one event counting the rest; failed reads
+// allocate (their errors), so the reader collects garbage every 4096
+// failures instead of letting it grow to the size of the read pool.
+//
+// # Mapfile
+//
+// NAME.map is a GNU ddrescue mapfile (package acquire/mapfile) of the
+// image: '+' rescued, '-' unreadable (zero-filled in the image), '?' not
+// yet imaged. It is replaced atomically at every checkpoint (rescued up to
+// the checkpoint), on abort (as of the journal's checkpoint: what --resume
+// keeps) and at the end (status finished). Its offsets are bytes, without
+// the 32-bit sector counts of EWF's error2, and ddrescuelog and ddrescue
+// read it: `ddrescue -d -r1 SOURCE COPY.img COPY.map`, with copies of a
+// one-segment raw image and of its map, reads just the unreadable sectors
+// again into the copy (which then no longer matches the report's hashes;
+// the evidence image stays as the report describes it).
 //
 // # Resume
 //

@@ -64,7 +64,7 @@ func ownedFile(name, file string) bool {
 	if !ok {
 		return false
 	}
-	if strings.HasPrefix(rest, "report.") || rest == "journal" || strings.HasPrefix(rest, "journal.") {
+	if strings.HasPrefix(rest, "report.") || rest == "journal" || strings.HasPrefix(rest, "journal.") || rest == "map" {
 		return true
 	}
 	for _, f := range formats {

@@ -67,6 +67,7 @@ type checkpointRec struct {
 	Writer     json.RawMessage          `json:"writer"`
 	Unreadable []report.Range           `json:"unreadable"`
 	Events     []report.Event           `json:"events"`
+	Rescue     *rescueJournal           `json:"rescue,omitempty"`
 }
 
 // readContinuity reads the boot id and disk's medium and write counter; nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"syscall"
 
 	"github.com/custodian-forensics/custodian/blockdev"
@@ -13,11 +14,17 @@ import (
 
 // sourceReader reads the source in stream order and turns read errors into
 // exact, sector-aligned unreadable ranges. Every byte it hands on was either
-// read from the source or is a zero standing in for a sector that failed
-// every attempt, and the latter is always recorded: a short or failed read
-// is never zero-filled silently.
+// read from the source or is a zero standing in for a sector that could not
+// be read, and the latter is always recorded: a short or failed read is
+// never zero-filled silently.
+//
+// A failed block is read again the way GNU ddrescue's passes do (see
+// rescue.go): in clusters, failed clusters sector by sector, retries only
+// where a cluster was partly readable, and probes ahead in long dead runs
+// to notice a source that stopped answering. It is used by the reader
+// goroutine only.
 type sourceReader struct {
-	src     io.ReaderAt // the source opened read-only (buffered)
+	src     io.ReaderAt // the source opened read-only
 	size    int64
 	sector  int
 	retries int
@@ -30,11 +37,22 @@ type sourceReader struct {
 	direct bool
 	// closer, when set, is the O_DIRECT descriptor to close at the end.
 	closer io.Closer
-	event  func(level, kind, msg string, off, length int64)
+	// event records an event in the report (Acquisition.event).
+	event func(level, kind, msg string, off, length int64)
 	// unreadable is kept sorted and merged; ranges arrive in stream order.
 	unreadable []report.Range
 	// bad counts unreadable bytes.
 	bad int64
+
+	rescue rescueState
+}
+
+// newSourceReader reads dev (the buffered device until openDirect swaps in
+// an O_DIRECT descriptor) with the default rescue settings.
+func newSourceReader(dev io.ReaderAt, size int64, sector, retries int, event func(level, kind, msg string, off, length int64)) *sourceReader {
+	r := &sourceReader{src: dev, precise: dev, size: size, sector: sector, retries: retries, event: event}
+	r.rescue.defaults()
+	return r
 }
 
 // close releases the O_DIRECT descriptor, if one was opened.
@@ -45,12 +63,17 @@ func (r *sourceReader) close() {
 	}
 }
 
-// read fills p with the source's bytes at off. It returns an error only when
-// reading cannot go on at all (the source vanished, ctx cancelled); failed
-// sectors are zero-filled and recorded.
+// read fills p with the source's bytes at off. Failed sectors are
+// zero-filled and recorded. It returns an error when reading cannot go on:
+// the source vanished or shrank, ctx was cancelled, or the source stopped
+// answering (ErrSourceDead; then nothing of this block is recorded, so that
+// a checkpoint at off is consistent).
 func (r *sourceReader) read(ctx context.Context, p []byte, off int64) error {
+	r.rescue.last = off
 	n, err := r.src.ReadAt(p, off)
 	if err == nil && n == len(p) {
+		r.good()
+		r.flush()
 		return nil
 	}
 	if err == nil || errors.Is(err, io.EOF) {
@@ -61,55 +84,12 @@ func (r *sourceReader) read(ctx context.Context, p []byte, off int64) error {
 	if !isMediumError(err) {
 		return fmt.Errorf("read at offset %d: %w", off, err)
 	}
-	r.event("warning", "read_error", fmt.Sprintf("read of %d bytes failed (%v); narrowing to sectors", len(p), err), off, int64(len(p)))
-	return r.narrow(ctx, p, off)
-}
-
-// narrow re-reads p at off in halves down to single logical sectors; each
-// sector that still fails after r.retries more attempts is zero-filled and
-// recorded.
-func (r *sourceReader) narrow(ctx context.Context, p []byte, off int64) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if len(p) > r.sector {
-		if err := r.preciseRead(p, off); err == nil {
-			return nil
-		} else if !isMediumError(err) {
-			return fmt.Errorf("re-read at offset %d: %w", off, err)
-		}
-		sectors := (len(p) + r.sector - 1) / r.sector
-		half := (sectors / 2) * r.sector
-		if err := r.narrow(ctx, p[:half], off); err != nil {
-			return err
-		}
-		return r.narrow(ctx, p[half:], off+int64(half))
-	}
-	var last error
-	for try := 0; try <= r.retries; try++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		err := r.preciseRead(p, off)
-		if err == nil {
-			if try > 0 {
-				r.event("info", "retry_ok", fmt.Sprintf("sector read on attempt %d", try+1), off, int64(len(p)))
-			}
-			return nil
-		}
-		if !isMediumError(err) {
-			return fmt.Errorf("re-read sector at offset %d: %w", off, err)
-		}
-		last = err
-	}
-	clear(p)
-	r.record(off, int64(len(p)))
-	r.event("error", "unreadable", fmt.Sprintf("sector unreadable after %d attempts (%v); zero-filled", r.retries+1, last), off, int64(len(p)))
-	return nil
+	return r.rescueBlock(ctx, p, off, err)
 }
 
 // preciseRead reads exactly len(p) bytes at off through the precise reader.
 func (r *sourceReader) preciseRead(p []byte, off int64) error {
+	r.rescue.reads++
 	buf := p
 	if r.direct && (len(p)%r.sector != 0 || !blockdev.Aligned(p, r.sector)) {
 		// The tail of a source whose size is not a whole number of
@@ -121,12 +101,29 @@ func (r *sourceReader) preciseRead(p []byte, off int64) error {
 		copy(p, buf[:len(p)])
 		return nil
 	}
+	r.rescue.failed++
+	if r.rescue.failed%gcEvery == 0 {
+		// Every failed read leaves garbage (os and blockdev wrap the errno
+		// in allocated errors). With the read pool (64 MiB) as live heap,
+		// the default GOGC would let it pile up to another 64 MiB before a
+		// collection; collecting every gcEvery failures keeps the peak
+		// memory of a disk with any amount of damage at a clean run's.
+		runtime.GC()
+	}
 	if err == nil || errors.Is(err, io.EOF) {
 		return fmt.Errorf("short read: %d of %d bytes: %w", n, len(p), io.ErrUnexpectedEOF)
 	}
 	return err
 }
 
+// gcEvery is how many failed reads pass between two forced collections
+// (some 1.5 MB of garbage; on this path each failed read takes 50 µs or,
+// on a real drive, milliseconds to seconds, so a collection every 4096 is
+// noise).
+const gcEvery = 4096
+
+// record adds [off, off+length) to the unreadable ranges, merging it into
+// the last one when they touch.
 func (r *sourceReader) record(off, length int64) {
 	r.bad += length
 	if k := len(r.unreadable); k > 0 {

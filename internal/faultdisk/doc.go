@@ -9,7 +9,11 @@
 // directly, no fusermount) in a temporary directory. The file's bytes come
 // from [Options.Data] or [Options.Content]; a read that overlaps any
 // [Options.Bad] range fails with EIO, a read overlapping an [Options.Flaky]
-// range fails until that range has failed Failures times. The file is
+// range fails until that range has failed Failures times, and with
+// [Options.DeadFrom] every read from that offset on fails (a disk that
+// stopped answering); [Disk.SetBad] and [Disk.SetDeadFrom] change the
+// faults while the disk is in use. [Options.FailDelay] makes failed reads
+// slow, as on a drive that retries internally. The file is
 // opened with FOPEN_DIRECT_IO, so the FUSE side keeps no page cache and
 // every read the loop driver issues reaches [Disk]'s Read handler, where it
 // is logged ([Disk.Reads], [Disk.ReadsOf], [Disk.Failures]).

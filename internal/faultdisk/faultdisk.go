@@ -49,6 +49,13 @@ type Options struct {
 	Flaky []Flaky
 	// Delay is slept in every read (a slow disk).
 	Delay time.Duration
+	// FailDelay is slept in every read that fails, on top of Delay (a
+	// drive that retries internally before it gives up on a sector).
+	FailDelay time.Duration
+	// DeadFrom, when > 0, fails every read that reaches this offset or
+	// beyond: a disk that stopped answering there. [Disk.SetDeadFrom]
+	// moves or lifts it while the disk is mounted.
+	DeadFrom int64
 }
 
 func (o Options) size() int64 {
@@ -115,9 +122,27 @@ type Disk struct {
 	o    Options
 	size int64
 
-	mu    sync.Mutex
-	left  []int // remaining failures of o.Flaky[i]
-	reads []Read
+	mu       sync.Mutex
+	left     []int // remaining failures of o.Flaky[i]
+	reads    []Read
+	bad      []Range // o.Bad, until SetBad
+	deadFrom int64   // o.DeadFrom, until SetDeadFrom
+}
+
+// SetBad replaces the bad ranges while the disk is mounted (a disk that
+// gets worse, or better).
+func (d *Disk) SetBad(bad []Range) {
+	d.mu.Lock()
+	d.bad = append([]Range(nil), bad...)
+	d.mu.Unlock()
+}
+
+// SetDeadFrom makes every read reaching off or beyond fail from now on;
+// 0 lifts it (the disk answers again).
+func (d *Disk) SetDeadFrom(off int64) {
+	d.mu.Lock()
+	d.deadFrom = off
+	d.mu.Unlock()
 }
 
 // Reads returns every read served so far, in the order they were answered.
@@ -173,10 +198,13 @@ func (d *Disk) serve(p []byte, off int64) (n int, fail bool) {
 	}
 	end := off + int64(len(p))
 	d.mu.Lock()
-	for _, b := range d.o.Bad {
+	for _, b := range d.bad {
 		if b.overlaps(off, end) {
 			fail = true
 		}
+	}
+	if d.deadFrom > 0 && end > d.deadFrom {
+		fail = true
 	}
 	for i, f := range d.o.Flaky {
 		if d.left[i] > 0 && f.overlaps(off, end) {
@@ -230,6 +258,13 @@ func (n *node) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64
 	}
 	k, fail := n.d.serve(dest, off)
 	if fail {
+		if n.d.o.FailDelay > 0 {
+			select {
+			case <-time.After(n.d.o.FailDelay):
+			case <-ctx.Done():
+				return nil, syscall.EINTR
+			}
+		}
 		return nil, syscall.EIO
 	}
 	return fuse.ReadResultData(dest[:k]), 0
@@ -263,7 +298,7 @@ func Mount(t testing.TB, o Options) *Disk {
 	if size < 0 || (o.Data != nil && int64(len(o.Data)) < size) {
 		t.Fatalf("faultdisk: size %d with %d bytes of data", size, len(o.Data))
 	}
-	d := &Disk{o: o, size: size, left: make([]int, len(o.Flaky))}
+	d := &Disk{o: o, size: size, left: make([]int, len(o.Flaky)), bad: append([]Range(nil), o.Bad...), deadFrom: o.DeadFrom}
 	for i, f := range o.Flaky {
 		d.left[i] = f.Failures
 	}

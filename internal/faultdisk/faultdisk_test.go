@@ -212,3 +212,37 @@ func TestLoopDirectIOSetting(t *testing.T) {
 		t.Errorf("with --direct-io=on the failure is not sector-exact: %v, %v", err1, err2)
 	}
 }
+
+// TestDeadFromAndLift: with DeadFrom every read reaching that offset fails
+// (O_DIRECT, so sector-exact) until SetDeadFrom(0); SetBad changes the bad
+// ranges of a mounted disk; FailDelay slows failed reads only.
+func TestDeadFromAndLift(t *testing.T) {
+	o := faultdisk.Options{Size: 256 << 10, Content: faultdisk.Pattern(1), DeadFrom: 64<<10 + 512, FailDelay: 30 * time.Millisecond}
+	d := faultdisk.Device(t, o, 512)
+	f := openDirect(t, d.Dev)
+	p := aligned(512)
+	want := o.Image()
+	if _, err := f.ReadAt(p, 64<<10); err != nil || !bytes.Equal(p, want[64<<10:64<<10+512]) {
+		t.Fatalf("sector before DeadFrom: %v", err)
+	}
+	start := time.Now()
+	for _, off := range []int64{64<<10 + 512, 200 << 10} {
+		if _, err := f.ReadAt(p, off); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("read at %d past DeadFrom: %v, want EIO", off, err)
+		}
+	}
+	if el := time.Since(start); el < 2*o.FailDelay {
+		t.Errorf("two failed reads took %v, want at least %v", el, 2*o.FailDelay)
+	}
+	d.SetDeadFrom(0)
+	if _, err := f.ReadAt(p, 200<<10); err != nil || !bytes.Equal(p, want[200<<10:200<<10+512]) {
+		t.Fatalf("read after SetDeadFrom(0): %v", err)
+	}
+	d.SetBad([]faultdisk.Range{{Offset: 4096, Length: 1}})
+	if _, err := f.ReadAt(p, 4096); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("read of a range made bad with SetBad: %v, want EIO", err)
+	}
+	if _, err := f.ReadAt(p, 4096+512); err != nil {
+		t.Fatalf("read next to it: %v", err)
+	}
+}

@@ -82,7 +82,7 @@ NAME.report.txt, and NAME.journal while incomplete.
 	f.StringVar(&o.signKey, "sign-key", "", "sign the report with this OpenSSH Ed25519 key file, or agent:FINGERPRINT")
 	f.BoolVar(&o.verify, "verify", false, "re-read the written image afterwards and compare every hash")
 	f.BoolVar(&o.resume, "resume", false, "continue an interrupted acquisition in DIR from its journal")
-	f.IntVar(&o.retries, "retries", acquire.DefaultRetries, "extra reads of a failing sector before it counts as unreadable")
+	f.IntVar(&o.retries, "retries", acquire.DefaultRetries, "extra reads of a failed sector in a partly readable 64 KiB cluster (sectors of fully unreadable clusters are read once, as ddrescue -d does)")
 	f.BoolVar(&o.noWriteBlock, "no-writeblock", false, "do not set the source read-only first (the write counters are still checked)")
 	f.BoolVar(&o.restoreWB, "restore-writeblock", false, "after imaging, put back the source's previous read-only state")
 	f.BoolVar(&o.allowBusy, "allow-busy", false, "image a source that is mounted or held by another driver")
@@ -174,6 +174,12 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 	case errors.Is(runErr, acquire.ErrNoSpace), errors.Is(runErr, syscall.ENOSPC), errors.Is(runErr, syscall.EDQUOT):
 		return withHints(runErr,
 			fmt.Sprintf("the complete segments and the journal are kept: free space on the destination (or move %s with its files to a larger disk) and run the same command with --resume", o.output))
+	case errors.Is(runErr, acquire.ErrSourceDead):
+		return withHints(runErr,
+			"the image and journal are kept up to that point: check the drive's cable and power (or let it cool down), then run the same command with --resume",
+			"a drive that keeps stopping is best imaged with GNU ddrescue first (good areas before bad ones); then acquire its image")
+	case errors.Is(runErr, acquire.ErrSourceChanged):
+		return withHints(runErr, "the source's disk now holds another medium (re-plugged, swapped card, loop device re-attached): the partial image is kept as evidence of the first medium; start a new acquisition of the medium you mean")
 	case errors.Is(runErr, acquire.ErrSourceWritten):
 		return withHints(runErr, "something holds the source and writes to it (a mounted filesystem, md, dm); the image may not match the evidence as seized")
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,7 +73,7 @@ func TestReadsEwfacquireSets(t *testing.T) {
 				if !bytes.Equal(v.media.Bytes(), data) {
 					t.Errorf("scan's media (%d bytes) differs from the %d acquired", v.media.Len(), len(data))
 				}
-				t.Log(fmt.Sprintf("%d files, fields %v", len(files), st.Fields))
+				t.Logf("%d files, fields %v", len(files), st.Fields)
 			})
 		}
 	}

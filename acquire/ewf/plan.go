@@ -162,8 +162,8 @@ func newLayout(s format.Spec) (*layout, error) {
 		l.volume.flags |= 0x02 // physical: a whole disk with a partition table
 	}
 	if l.segSize > 0 {
-		if min := l.minSegment(); l.segSize < min {
-			return nil, hinted(fmt.Sprintf("raise --segment-size to at least %d bytes", min),
+		if least := l.minSegment(); l.segSize < least {
+			return nil, hinted(fmt.Sprintf("raise --segment-size to at least %d bytes", least),
 				"segments of %d bytes cannot hold an EWF segment with one %d-byte chunk", l.segSize, l.chunkSize)
 		}
 		if segs, _ := l.worst(); segs > maxSegments {

@@ -154,7 +154,7 @@ func parseVolume(b []byte, isData bool) (volume, error) {
 	if len(b) != volumeBodySize {
 		return volume{}, fmt.Errorf("body of %d bytes, want %d", len(b), volumeBodySize)
 	}
-	if got := getU32(b[1048:]); got != adler32.Checksum(b[:1048]) && !(isData && got == 0) {
+	if got := getU32(b[1048:]); got != adler32.Checksum(b[:1048]) && (!isData || got != 0) {
 		return volume{}, fmt.Errorf("body %w", errChecksum)
 	}
 	v := volume{
@@ -167,13 +167,14 @@ func parseVolume(b []byte, isData bool) (volume, error) {
 
 // agrees reports whether a data section repeats the volume: libewf refuses
 // a set whose data section has a non-zero field that differs.
-func (d volume) agrees(v volume) bool {
+func (v volume) agrees(vol volume) bool {
 	ne := func(a, b uint64) bool { return a != 0 && a != b }
 	var zero [16]byte
-	return !(ne(uint64(d.mediaType), uint64(v.mediaType)) || ne(uint64(d.chunks), uint64(v.chunks)) ||
-		ne(uint64(d.chunkSectors), uint64(v.chunkSectors)) || ne(uint64(d.sectorSize), uint64(v.sectorSize)) ||
-		ne(d.sectors, v.sectors) || ne(uint64(d.flags), uint64(v.flags)) || ne(uint64(d.level), uint64(v.level)) ||
-		ne(uint64(d.granularity), uint64(v.granularity)) || (d.guid != zero && d.guid != v.guid))
+	differs := ne(uint64(v.mediaType), uint64(vol.mediaType)) || ne(uint64(v.chunks), uint64(vol.chunks)) ||
+		ne(uint64(v.chunkSectors), uint64(vol.chunkSectors)) || ne(uint64(v.sectorSize), uint64(vol.sectorSize)) ||
+		ne(v.sectors, vol.sectors) || ne(uint64(v.flags), uint64(vol.flags)) || ne(uint64(v.level), uint64(vol.level)) ||
+		ne(uint64(v.granularity), uint64(vol.granularity)) || (v.guid != zero && v.guid != vol.guid)
+	return !differs
 }
 
 // appendTableBody appends a table (or table2) body: header, entries and
@@ -364,7 +365,7 @@ func utf16le(s string) []byte {
 func deflateText(b []byte) []byte {
 	var out bytes.Buffer
 	zw, _ := zlib.NewWriterLevel(&out, zlib.DefaultCompression)
-	zw.Write(b)
+	_, _ = zw.Write(b) // into a bytes.Buffer: cannot fail
 	zw.Close()
 	return out.Bytes()
 }

@@ -873,6 +873,16 @@ func (im *imaging) finish() error {
 	}
 	r.Image.Segments = segs
 	r.BytesAcquired = im.dev.Size()
+	if u, ok := im.w.(format.Unrecorder); ok {
+		if left := u.Unrecorded(); len(left) > 0 {
+			var n int64
+			for _, rg := range left {
+				n += rg.Length
+			}
+			im.a.note("warning", "format", fmt.Sprintf("%d unreadable ranges (%d bytes) lie at or beyond sector 2^32 and cannot be stored in the %s image's error list: they are listed in this report (and in NAME.map) only",
+				len(left), n, im.f.Name()))
+		}
+	}
 	return im.writeMap(im.dev.Size(), true)
 }
 
@@ -897,6 +907,12 @@ func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 	}
 	switch r, err := report.ReadIn(a.root, o.Name+report.JSONSuffix); {
 	case err == nil && r.Status == report.StatusComplete:
+		// A crash between the complete report and the journal's removal
+		// leaves the journal: custodian's own, and done with once its
+		// final hashes are the report's.
+		if j, jerr := readJournal(a.root, journalName(o.Name)); jerr == nil && len(j.FinalHashes) > 0 && maps.Equal(j.FinalHashes, r.Hashes) {
+			_ = a.root.Remove(journalName(o.Name))
+		}
 		return nil, &refusal{
 			err:  fmt.Errorf("%w: --resume: the acquisition in %s is already complete (%s)", ErrUsage, a.dir, o.Name+report.JSONSuffix),
 			hint: "nothing to resume; check it with: custodian verify " + a.dir,

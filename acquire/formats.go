@@ -5,13 +5,24 @@ import (
 	"os"
 	"strings"
 
+	"github.com/custodian-forensics/custodian/acquire/ewf"
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/acquire/raw"
 )
 
 // formats are the image formats this version writes and reads, in the
 // order help texts list them. This is the one place that knows them.
-var formats = []format.Format{raw.Format{}}
+var formats = []format.Format{raw.Format{}, ewf.Format{}}
+
+// DefaultSegmentSize is a format's segment size when none is given: 2 GiB
+// raw segments fit FAT32 destinations; EWF uses ewfacquire's 1500 MiB,
+// below the 2047 MiB that X-Ways before 14.9 and EnCase before 6 accept.
+func DefaultSegmentSize(formatName string) int64 {
+	if formatName == "ewf" {
+		return 1500 << 20
+	}
+	return 2 << 30
+}
 
 // LookupFormat returns the format called name. An unknown name gives an
 // error wrapping ErrUsage that lists the known ones.

@@ -68,12 +68,12 @@ NAME.report.txt, and NAME.journal while incomplete.
 	f := c.Flags()
 	f.StringVarP(&o.output, "output", "o", "", "evidence folder for the image and report (created if missing)")
 	f.StringVar(&o.name, "name", "", "base name of the image files (default: from the source, e.g. sdb)")
-	f.StringVar(&o.format, "format", "raw", "image format: raw (NAME.001, NAME.002, …)")
-	f.Var(&o.segmentSize, "segment-size", "size of each image file, e.g. 2GiB, 640MB; 0 = one file")
+	f.StringVar(&o.format, "format", "raw", "image format: raw (NAME.001, NAME.002, …) or ewf (EWF-E01: NAME.E01, NAME.E02, …, with the case fields, MD5 and SHA-1 inside)")
+	f.Var(&o.segmentSize, "segment-size", "largest image file, e.g. 2GiB, 640MB; 0 = one file (default 2GiB raw, 1500MiB ewf)")
 	f.Var(&hashList{set: &o.hashes}, "hash", "hashes of the whole image: md5, sha1, sha256, sha512 (comma-separated, or the flag repeated)")
 	f.StringVar(&o.segmentHash, "segment-hash", "auto", "hashes of each segment file (comma-separated), 'none', or 'auto' (sha256 if selected, else the first of --hash)")
 	f.Var(&o.hashWindow, "hash-window", "also hash every SIZE bytes piecewise (listed in the report); 0 = off")
-	f.StringVar(&o.compress, "compress", "", "compression for EWF: none, fast, best")
+	f.StringVar(&o.compress, "compress", "", "EWF compression: none, empty (only constant chunks), fast (default), best")
 	f.StringVar(&o.caseInfo.CaseNumber, "case-number", "", "case number (chain of custody)")
 	f.StringVar(&o.caseInfo.EvidenceNumber, "evidence-number", "", "evidence number")
 	f.StringVar(&o.caseInfo.Examiner, "examiner", "", "examiner's name")
@@ -115,6 +115,9 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 	if strings.TrimSpace(o.output) == "" {
 		return usageError(errors.New("-o, --output needs an evidence folder, got an empty name"),
 			"custodian acquire "+source+" -o /evidence/case-42 (the folder is created if missing)")
+	}
+	if !f.Changed("segment-size") {
+		o.segmentSize = sizeValue(acquire.DefaultSegmentSize(o.format))
 	}
 	if o.format == "raw" && f.Changed("compress") && o.compress != "none" {
 		return usageErrorf("--compress %s is for --format ewf; raw images are not compressed", o.compress)

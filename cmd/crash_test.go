@@ -26,10 +26,21 @@ import (
 // what was left, or refuses cleanly because the acquisition was already
 // complete (or never began: then a new run succeeds).
 func TestSIGKILLAtAnyMoment(t *testing.T) {
-	trials := 30
-	if testing.Short() {
-		trials = 6
+	for _, tc := range []struct {
+		format string
+		trials int
+	}{{"raw", 30}, {"ewf", 15}} {
+		t.Run(tc.format, func(t *testing.T) {
+			trials := tc.trials
+			if testing.Short() {
+				trials = 5
+			}
+			sigkillTrials(t, tc.format, trials)
+		})
 	}
+}
+
+func sigkillTrials(t *testing.T, format string, trials int) {
 	data := make([]byte, 24<<20+3*512)
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := range data {
@@ -42,7 +53,7 @@ func TestSIGKILLAtAnyMoment(t *testing.T) {
 	sum := sha256.Sum256(data)
 	want := hex.EncodeToString(sum[:])
 	args := func(out string, resume bool) []string {
-		a := []string{"acquire", src, "-o", out, "--name", "ev", "--hash", "md5,sha256", "--segment-size", "4MiB",
+		a := []string{"acquire", src, "-o", out, "--name", "ev", "--format", format, "--hash", "md5,sha256", "--segment-size", "4MiB",
 			"--checkpoint-every", "1MiB", "--read-size", "256KiB", "--verify", "--json"}
 		if resume {
 			a = append(a, "--resume")
@@ -89,7 +100,7 @@ func TestSIGKILLAtAnyMoment(t *testing.T) {
 				t.Fatalf("trial %d (killed at %v, %s): a new run after a refused resume failed: %v\n%s", trial, delay, state, err, res2)
 			}
 		default:
-			t.Fatalf("trial %d (killed at %v, folder: %s): --resume exit %d\n%s", trial, delay, state, code, res)
+			t.Fatalf("trial %d (killed at %v, folder: %s): --resume exit %d\n%s", trial, delay, state, code, tail(res))
 		}
 		r, err := readReportFile(filepath.Join(out, "ev.report.json"))
 		if err != nil {
@@ -134,7 +145,7 @@ func folderState(dir string) string {
 			} else if err == nil {
 				kinds[string(r.Status)+" report"] = true
 			}
-		case strings.HasPrefix(n, "ev.0"):
+		case strings.HasPrefix(n, "ev.0"), strings.HasPrefix(n, "ev.E"):
 			kinds["final segments"] = true
 		}
 	}
@@ -166,4 +177,10 @@ func exitOf(err error) int {
 		return -1
 	}
 	return 0
+}
+
+// tail is the last lines of a command's output.
+func tail(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-6):], "\n")
 }

@@ -57,6 +57,10 @@ func (w *Writer) Checkpoint() (json.RawMessage, error) {
 	if err := w.settle(); err != nil {
 		return nil, err
 	}
+	if w.finished && w.endState != nil {
+		// Resumed into a completed set: its state is the one resumed.
+		return w.endState, nil
+	}
 	if w.finished {
 		return nil, errors.New("ewf: checkpoint after finish")
 	}
@@ -210,7 +214,7 @@ func resume(s format.Spec, l *layout, raw json.RawMessage) (*Writer, error) {
 		if err := w.adoptFinished(s, &st, next); err != nil {
 			return nil, fmt.Errorf("ewf: resume: %w", err)
 		}
-		w.finished = true
+		w.finished, w.endState = true, append(json.RawMessage(nil), raw...)
 		return w, nil
 	}
 	if st.Segment > 0 {

@@ -3,6 +3,7 @@ package ewf
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -57,6 +58,9 @@ type Writer struct {
 	// final[i] is true when closed segment i+1 already has its final name
 	// (a resume after a crash in or after Finish).
 	final []bool
+	// endState is the state a writer resumed into a completed set from
+	// (its Checkpoint returns it).
+	endState json.RawMessage
 	// pending is what a resume still has to do to the folder before it
 	// writes: truncate the open segment, remove segments begun after the
 	// checkpoint. A refused resume never runs it.

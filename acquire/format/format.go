@@ -134,6 +134,13 @@ type KeptReader interface {
 	ReadKeptAt(p []byte, off int64) (int, error)
 }
 
+// Unrecorder is implemented by writers that could not store every
+// unreadable range inside the image (EWF's error2 holds 32-bit sector
+// numbers): after Finish it lists those left out, which the report records.
+type Unrecorder interface {
+	Unrecorded() []report.Range
+}
+
 // Reader is a complete image's media.
 type Reader interface {
 	io.ReaderAt

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# bench/ewf.sh — custodian --format ewf side by side with ewfacquire, in one
+# run, on the same page-cached read-only loop device over a mixed source
+# (a third incompressible, a third compressible text, a third zeros), both
+# computing MD5 and SHA-1 (EWF's own hashes), output to the same disk.
+# Each tool is timed until its output is durable (then `sync`); median of
+# ROUNDS interleaved rounds. Then custodian verify vs ewfverify.
+#
+#   sudo bash bench/ewf.sh                 # 2 GiB mixed source
+#   SIZE_GIB=8 ONLY=custodian sudo bash bench/ewf.sh   # peak RSS must stay flat
+set -euo pipefail
+SIZE_GIB=${SIZE_GIB:-2}
+ROUNDS=${ROUNDS:-3}
+WORK=${WORK:-/var/tmp/custodian-bench}
+DEST=${DEST:-$WORK/out-ewf}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+for t in losetup ewfacquire ewfverify openssl /usr/bin/time go bc; do
+  command -v "$t" >/dev/null || { echo "bench: needs $t (apt-get install ewf-tools openssl time bc)" >&2; exit 2; }
+done
+[ "$(id -u)" = 0 ] || { echo "bench: needs root for losetup" >&2; exit 2; }
+mkdir -p "$WORK" "$DEST"
+dev=""
+cleanup() { [ -n "$dev" ] && losetup -d "$dev" 2>/dev/null || true; rm -rf "$DEST"/run.* 2>/dev/null || true; }
+trap cleanup EXIT
+(cd "$REPO" && go build -o "$WORK/custodian" ./cmd/custodian)
+
+bytes=$((SIZE_GIB << 30)); third=$((bytes / 3 / 1048576 * 1048576))
+src="$WORK/mixed-${SIZE_GIB}g.img"
+if [ ! -f "$src" ] || [ "$(stat -c %s "$src")" != "$bytes" ]; then
+  echo "== making a ${SIZE_GIB} GiB mixed source"
+  set +o pipefail
+  { openssl enc -aes-128-ctr -nosalt -pass pass:custodian-bench -pbkdf2 </dev/zero 2>/dev/null | head -c "$third"
+    seq -f "custodian evidence line %.0f: the quick brown fox jumps over the lazy dog" 1 100000000 | head -c "$third"
+    head -c $((bytes - 2 * third)) /dev/zero; } >"$src.tmp"
+  set -o pipefail
+  mv "$src.tmp" "$src"
+fi
+sync; echo 3 >/proc/sys/vm/drop_caches
+dev=$(losetup -r -f --show "$src")
+cat "$dev" >/dev/null; cat "$dev" >/dev/null
+echo "== $ROUNDS interleaved rounds on $dev ($SIZE_GIB GiB mixed), md5+sha1, output to $DEST"
+
+declare -A times rss size secs
+run() { # run NAME CMD...
+  local name=$1; shift
+  local out="$DEST/run.$name"; rm -rf "$out"; mkdir -p "$out"; sync
+  local t0 t1; t0=$(date +%s.%N)
+  /usr/bin/time -f %M -o "$WORK/rss.$name" "$@" >/dev/null 2>"$WORK/err.$name" </dev/null || { echo "bench: $name failed:"; tail -5 "$WORK/err.$name"; exit 1; }
+  sync; t1=$(date +%s.%N)
+  times[$name]+="$(echo "$t1 - $t0" | bc -l) "
+  local r; r=$(tail -1 "$WORK/rss.$name"); [ "${rss[$name]:-0}" -ge "$r" ] || rss[$name]=$r
+  size[$name]=$(du -sb "$out" | cut -f1)
+  [ "${KEEP:-}" = "$name" ] || rm -rf "$out"
+}
+o() { echo "$DEST/run.$1"; }
+tools=()
+for c in none empty fast best; do tools+=("custodian-$c"); done
+[ "${ONLY:-}" = custodian ] || for c in none empty-block fast best; do tools+=("ewfacquire-$c"); done
+for round in $(seq "$ROUNDS"); do
+  for t in "${tools[@]}"; do
+    case $t in
+    custodian-*)  run "$t" "$WORK/custodian" acquire "$dev" -o "$(o $t)" --name img --format ewf --compress "${t#custodian-}" \
+                    --hash md5,sha1 --segment-hash none --json ;;
+    ewfacquire-*) run "$t" ewfacquire -u -q -t "$(o $t)/img" -f encase6 -c "${t#ewfacquire-}" -d sha1 "$dev" ;;
+    esac
+  done
+done
+median() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for t in "${tools[@]}"; do
+  secs[$t]=$(median "${times[$t]}")
+  printf '%-22s median %6.2f s %6.0f MB/s  image %5.1f%%  (runs: %s) %6.1f MiB peak RSS\n' "$t" "${secs[$t]}" \
+    "$(echo "$bytes / ${secs[$t]} / 1000000" | bc -l)" "$(echo "100 * ${size[$t]} / $bytes" | bc -l)" \
+    "$(printf '%.2f ' ${times[$t]})" "$(echo "${rss[$t]} / 1024" | bc -l)"
+done
+[ "${ONLY:-}" = custodian ] && exit 0
+echo "== throughput ratios (custodian / ewfacquire)"
+for p in "none none" "empty empty-block" "fast fast" "best best"; do
+  set -- $p
+  printf '%-6s vs %-12s %5.2fx   image size %5.3fx\n' "$1" "$2" "$(echo "${secs[ewfacquire-$2]} / ${secs[custodian-$1]}" | bc -l)" \
+    "$(echo "${size[custodian-$1]} / ${size[ewfacquire-$2]}" | bc -l)"
+done
+
+echo "== verify of the fast image: custodian verify vs ewfverify -d sha1"
+"$WORK/custodian" acquire "$dev" -o "$(o verify)" --name img --format ewf --compress fast --hash md5,sha1 --json >/dev/null
+ewfacquire -u -q -t "$(o verify)/ewf" -f encase6 -c fast -d sha1 "$dev" >/dev/null 2>&1
+declare -A vt
+for round in $(seq "$ROUNDS"); do
+  sync; echo 3 >/proc/sys/vm/drop_caches; cat "$(o verify)"/img.E* >/dev/null; cat "$(o verify)"/ewf.E* >/dev/null
+  t0=$(date +%s.%N); "$WORK/custodian" verify --no-trust "$(o verify)" >/dev/null; t1=$(date +%s.%N)
+  vt[custodian]+="$(echo "$t1 - $t0" | bc -l) "
+  t0=$(date +%s.%N); ewfverify -q -d sha1 "$(o verify)/ewf.E01" >/dev/null; t1=$(date +%s.%N)
+  vt[ewfverify]+="$(echo "$t1 - $t0" | bc -l) "
+done
+cv=$(median "${vt[custodian]}"); ev=$(median "${vt[ewfverify]}")
+printf 'custodian verify  median %6.2f s (runs: %s)\newfverify -d sha1 median %6.2f s (runs: %s)\nverify ratio: %5.2fx\n' \
+  "$cv" "$(printf '%.2f ' ${vt[custodian]})" "$ev" "$(printf '%.2f ' ${vt[ewfverify]})" "$(echo "$ev / $cv" | bc -l)"
+rm -rf "$(o verify)"

@@ -24,7 +24,7 @@ import (
 )
 
 // makeSource writes n deterministic pseudo-random bytes to a file.
-func makeSource(t *testing.T, n int64) (string, []byte) {
+func makeSource(t testing.TB, n int64) (string, []byte) {
 	t.Helper()
 	data := make([]byte, n)
 	rng := rand.New(rand.NewPCG(uint64(n), 42))

@@ -38,7 +38,7 @@ func folderDigest(t *testing.T, dir string) string {
 
 // interrupted runs an acquisition of src into dir and cancels it once
 // stop bytes are imaged, leaving a journal with a checkpoint.
-func interrupted(t *testing.T, src, dir string, stop int64) {
+func interrupted(t testing.TB, src, dir string, stop int64) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	o := testOptions()

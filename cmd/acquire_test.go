@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -322,6 +324,13 @@ func TestAcquireFullDestinationThenResume(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "destination is full") || !strings.Contains(stderr, "--resume") {
 		t.Errorf("no clear error and resume hint:\n%s", stderr)
+	}
+	// The error names the first byte that could not be written, not the
+	// start of the 1 MiB write that failed.
+	if m := regexp.MustCompile(`at image byte (\d+)`).FindStringSubmatch(stderr); m == nil {
+		t.Errorf("the error does not name the failing byte:\n%s", stderr)
+	} else if at, _ := strconv.ParseInt(m[1], 10, 64); at%(1<<20) == 0 {
+		t.Logf("the failing byte %d happens to start a read; fine only if the write failed on its first byte", at)
 	}
 	if res := lastJSONLine(t, stdout); res.Status != report.StatusIncomplete || res.ExitCode != 1 {
 		t.Errorf("result %+v", res)

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,9 +55,7 @@ func runInfo(w io.Writer, opts infoOptions, path string) error {
 		return err
 	}
 	if opts.json {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(info)
+		return newJSONEncoder(w, "  ").Encode(info)
 	}
 	return renderInfo(w, info)
 }

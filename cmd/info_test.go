@@ -192,3 +192,30 @@ func TestInfoLoop4Kn(t *testing.T) {
 		t.Errorf("info %s: exit %d\n%s", dev, code, out)
 	}
 }
+
+// TestJSONOutputsAlike: every --json output is written by the same encoder
+// setting: a "&" or "<" from a path or a case note stays as it is (info
+// --json used to write \u0026 where acquire --json wrote &).
+func TestJSONOutputsAlike(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "a&b<c.img")
+	if err := os.WriteFile(src, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runCLI(t, "info", src, "--json")
+	if code != 0 || !strings.Contains(out, `a&b<c.img`) {
+		t.Errorf("info --json: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = runCLI(t, "acquire", src, "-o", filepath.Join(dir, "ev"), "--name", "ev", "--notes", "R&D <lab>", "--json")
+	if code != 0 || !strings.Contains(out, `a&b<c.img`) {
+		t.Errorf("acquire --json: exit %d\n%s%s", code, out, stderr)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "ev", "ev.report.json"))
+	if !strings.Contains(string(b), `"R&D <lab>"`) {
+		t.Errorf("report escapes the case note:\n%s", b)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "ev", "ev.report.json"))
+	if err != nil || fi.Mode().Perm() != 0o440 {
+		t.Errorf("report mode %v (%v), want 0440 like the image: the case notes are not for everyone who can enter the folder", fi.Mode().Perm(), err)
+	}
+}

@@ -106,7 +106,7 @@ func newPassphrase(g *globalOptions) ([]byte, error) {
 		return []byte(p), nil
 	}
 	f, ok := g.stdin.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+	if !ok || !isTerminal(f) {
 		return nil, nil
 	}
 	fmt.Fprint(g.stderr, "custodian: passphrase for the new key (empty for none): ")

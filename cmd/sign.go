@@ -30,7 +30,7 @@ func loadSigner(spec string, stdin io.Reader, stderr io.Writer) (report.Signer, 
 			return []byte(p), nil
 		}
 		f, ok := stdin.(*os.File)
-		if !ok || !term.IsTerminal(int(f.Fd())) {
+		if !ok || !isTerminal(f) {
 			return nil, report.ErrKeyEncrypted
 		}
 		fmt.Fprintf(stderr, "custodian: passphrase for %s: ", spec)

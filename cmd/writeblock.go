@@ -3,12 +3,10 @@ package cmd
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +14,6 @@ import (
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/internal/atomicfile"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 const writeblockExitHelp = `EXIT STATUS
@@ -285,7 +282,7 @@ func runWriteblockOff(g *globalOptions, opts writeblockOptions, args []string) e
 		return err
 	}
 	if !opts.yes {
-		if !readerIsTerminal(g.stdin) {
+		if !isTerminal(g.stdin) {
 			return usageError(errors.New("writeblock off would make the devices writable, and stdin is not a terminal to ask"),
 				"pass --yes to clear the read-only flag of "+strings.Join(args, ", "))
 		}
@@ -306,17 +303,7 @@ func runWriteblockOff(g *globalOptions, opts writeblockOptions, args []string) e
 	return nil
 }
 
-func readerIsTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
+func writeJSON(w io.Writer, v any) error { return newJSONEncoder(w, "  ").Encode(v) }
 
 // renderWriteblockResults prints one table row per device.
 func renderWriteblockResults(w io.Writer, results []*blockdev.WriteBlockResult, on bool) {
@@ -421,8 +408,7 @@ func dash(s string) string {
 }
 
 func runWriteblockWatch(ctx context.Context, g *globalOptions, opts writeblockOptions) error {
-	enc := json.NewEncoder(g.stdout)
-	enc.SetEscapeHTML(false)
+	enc := newJSONEncoder(g.stdout, "")
 	violations := 0
 	wo := blockdev.WatchOptions{
 		IncludeExisting: opts.includeExisting,

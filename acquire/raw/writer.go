@@ -99,22 +99,25 @@ func (w *Writer) UseDirectIO() {
 }
 
 // writeAt writes p at offset off of the current segment, through the
-// O_DIRECT descriptor for the aligned part when possible.
-func (w *Writer) writeAt(p []byte, off int64) error {
+// O_DIRECT descriptor for the aligned part when possible. It returns how
+// many bytes were written before an error.
+func (w *Writer) writeAt(p []byte, off int64) (int, error) {
+	done := 0
 	if w.dcur != nil && off%directAlign == 0 && blockdev.Aligned(p, directAlign) {
 		k := len(p) &^ (directAlign - 1)
 		if k > 0 {
-			if _, err := w.dcur.WriteAt(p[:k], off); err != nil {
-				return err
+			n, err := w.dcur.WriteAt(p[:k], off)
+			if err != nil {
+				return n, err
 			}
-			p, off = p[k:], off+int64(k)
+			p, off, done = p[k:], off+int64(k), k
 		}
 	}
 	if len(p) == 0 {
-		return nil
+		return done, nil
 	}
-	_, err := w.cur.WriteAt(p, off)
-	return err
+	n, err := w.cur.WriteAt(p, off)
+	return done + n, err
 }
 
 // settle carries out what a resume left pending.
@@ -143,8 +146,8 @@ func (w *Writer) Write(p []byte) error {
 		if w.segmentSize > 0 {
 			n = min(n, w.segmentSize-w.curLen)
 		}
-		if err := w.writeAt(p[:n], w.curLen); err != nil {
-			return w.writeErr(err)
+		if k, err := w.writeAt(p[:n], w.curLen); err != nil {
+			return w.writeErr(err, int64(k))
 		}
 		w.curHash.Write(p[:n])
 		w.curLen += n
@@ -159,12 +162,15 @@ func (w *Writer) Write(p []byte) error {
 	return nil
 }
 
-func (w *Writer) writeErr(err error) error {
+// writeErr names the file and the stream offset of the first byte that
+// could not be written (written bytes of the failed write went through).
+func (w *Writer) writeErr(err error, written int64) error {
 	path := w.partialName(len(w.done) + 1)
+	at := w.offset + written
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return fmt.Errorf("write %s at image offset %d: %w (%w)", path, w.offset, ErrNoSpace, err)
+		return fmt.Errorf("write %s at image byte %d (file byte %d): %w (%w)", path, at, w.curLen+written, ErrNoSpace, err)
 	}
-	return fmt.Errorf("write %s at image offset %d: %w", path, w.offset, err)
+	return fmt.Errorf("write %s at image byte %d (file byte %d): %w", path, at, w.curLen+written, err)
 }
 
 func (w *Writer) partialName(n int) string { return SegmentName(w.name, n) + PartialSuffix }

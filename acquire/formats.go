@@ -44,6 +44,20 @@ func FormatNames() []string {
 	return out
 }
 
+// DiscoverImage finds the image whose first file is first in root, written
+// by any tool (an EWF set from NAME.E01): the format and its files in
+// order. ok is false when no format knows such a file.
+func DiscoverImage(root *os.Root, first string) (f format.Format, files []string, ok bool, err error) {
+	for _, f := range formats {
+		if d, is := f.(format.Discoverer); is {
+			if files, ok, err := d.Discover(root, first); ok {
+				return f, files, true, err
+			}
+		}
+	}
+	return nil, nil, false, nil
+}
+
 // existingOutputs lists the files in dir that an acquisition named name
 // would create or that an earlier one left: image files of any format
 // (final or partial), reports, the journal.

@@ -134,3 +134,29 @@ func TestAcquireEWF4KnDisk(t *testing.T) {
 		t.Errorf("ewfexport gave %d bytes that differ from the %d-byte device", len(got), len(want))
 	}
 }
+
+// TestVerifyForeignE01: an E01 set that ewfacquire wrote (no custodian
+// report) is checked as ewfverify checks it: every chunk, the stored MD5
+// and SHA-1, its header fields shown; a flipped byte in a chunk of its
+// second segment is a mismatch naming the segment and the chunk.
+func TestVerifyForeignE01(t *testing.T) {
+	looptest.RequireTool(t, "ewfacquire", "ewf-tools")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("../testdata/sample.img")
+	tool(t, dir, "ewfacquire", "-u", "-q", "-t", filepath.Join(dir, "other"), "-f", "encase6", "-c", "none", "-S", "1MiB",
+		"-d", "sha1", "-C", "CASE-9", "-e", "Other Lab", "-E", "EV-9", src)
+	code, out, stderr := runCLI(t, "verify", filepath.Join(dir, "other.E01"))
+	if code != ExitOK || !strings.Contains(out, `case number "CASE-9"`) || !strings.Contains(out, `examiner "Other Lab"`) ||
+		!strings.Contains(out, "md5, sha1 stored in the image match (md5 1f60dc909b8195e90f93f455332f615b") ||
+		!strings.Contains(out, "ok         segment    other.E03") {
+		t.Fatalf("verify of ewfacquire's set: exit %d\n%s%s", code, out, stderr)
+	}
+	seg := filepath.Join(dir, "other.E02")
+	b, _ := os.ReadFile(seg)
+	b[len(b)/2] ^= 0x55
+	os.WriteFile(seg, b, 0o600)
+	code, out, _ = runCLI(t, "verify", filepath.Join(dir, "other.E01"))
+	if code != ExitMismatch || !regexp.MustCompile(`MISMATCH\s+segment\s+other\.E02: chunk \d+`).MatchString(out) {
+		t.Errorf("a flipped byte in other.E02: exit %d, want 4 naming the segment and chunk\n%s", code, out)
+	}
+}

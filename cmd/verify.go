@@ -29,7 +29,7 @@ type verifyOptions struct {
 func newVerifyCommand(g *globalOptions) *cobra.Command {
 	var o verifyOptions
 	c := &cobra.Command{
-		Use:   "verify DIR|REPORT [--allowed-signers FILE --identity ID | --pubkey FILE] [--source DEV] [--json]",
+		Use:   "verify DIR|REPORT|IMAGE.E01 [--allowed-signers FILE --identity ID | --pubkey FILE] [--source DEV] [--json]",
 		Short: "Check a report's signature, the image segments and the image hashes",
 		Long: `verify checks an evidence folder (or one NAME.report.json), in this order:
 
@@ -44,6 +44,11 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
   segment    every image file exists with the recorded size and hashes
   image      the whole-image hashes over the image's byte stream
   source     with --source DEV, the device is re-read and compared too
+
+Given an E01 set written by another tool (its NAME.E01, no custodian report),
+verify checks it as ewfverify does: every section and chunk checksum, the
+media's MD5 and SHA-1 against those stored in the image, and prints its
+header fields (case, examiner, model, serial, dates, tool).
 
 Each check prints one line: its outcome, what was checked, and on a mismatch
 which hash or size differs. --json prints one JSON object instead.
@@ -204,6 +209,9 @@ func verifySummary(res *verify.Result) string {
 	}
 	switch res.Result {
 	case verify.ResultOK:
+		if res.Image != "" {
+			return "result: OK, the image is intact and the hashes stored in it match (it has no custodian report: who made it, and from what, is not proven)"
+		}
 		if signed == "signed, key verified" {
 			return "result: OK, everything matches (signed, key verified)"
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strings"
 
 	"github.com/custodian-forensics/custodian/acquire/format"
 )
@@ -63,6 +64,16 @@ func (Format) Resume(s format.Spec, state json.RawMessage) (format.Writer, error
 		}
 	}
 	return resume(s, l, state)
+}
+
+// Discover finds the set whose first segment is first (NAME.E01 or the old
+// lower-case NAME.e01), as libewf does: see Glob.
+func (Format) Discover(root *os.Root, first string) ([]string, bool, error) {
+	if !strings.HasSuffix(first, ".E01") && !strings.HasSuffix(first, ".e01") {
+		return nil, false, nil
+	}
+	files, err := Glob(root, first)
+	return files, true, err
 }
 
 // Open reads a complete E01 set; files are its segments in order (see

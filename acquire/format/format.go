@@ -134,6 +134,14 @@ type KeptReader interface {
 	ReadKeptAt(p []byte, off int64) (int, error)
 }
 
+// Discoverer is implemented by formats that can find an image's files from
+// its first file alone (an EWF set from NAME.E01, as libewf globs it): so
+// an image that another tool wrote, without a custodian report, can be
+// checked. ok is false when first is not such a file.
+type Discoverer interface {
+	Discover(root *os.Root, first string) (files []string, ok bool, err error)
+}
+
 // Unrecorder is implemented by writers that could not store every
 // unreadable range inside the image (EWF's error2 holds 32-bit sector
 // numbers): after Finish it lists those left out, which the report records.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -71,8 +72,9 @@ const (
 
 // Result is the outcome of a verification.
 type Result struct {
-	Report string `json:"report"` // the report file checked
-	Result string `json:"result"` // one of the Result* constants
+	Report string `json:"report"`          // the report file checked ("" for an image without one)
+	Image  string `json:"image,omitempty"` // an image checked without a report (an E01 set of another tool)
+	Result string `json:"result"`          // one of the Result* constants
 	// Signed is true when a signature file was found; SignedBy is the key
 	// whose signature verified, Principals the allowed_signers principals
 	// that admitted it.
@@ -160,8 +162,118 @@ func (v *Verifier) Run(ctx context.Context) (*Result, error) {
 	defer root.Close()
 	v.root, v.ctx = root, ctx
 	v.res = &Result{Report: filepath.Join(dir, name), Checks: []report.Check{}}
+	if !strings.HasSuffix(name, report.JSONSuffix) {
+		f, files, ok, err := acquire.DiscoverImage(root, name)
+		if ok {
+			v.res.Report = ""
+			v.res.Image = filepath.Join(dir, name)
+			v.runImage(f, files, err)
+			return v.res, v.finish()
+		}
+	}
 	v.run(name)
 	return v.res, v.finish()
+}
+
+// runImage checks an image another tool wrote, without a custodian report
+// (an E01 set), as ewfverify does: every file read once, every section and
+// chunk checksum, and the media hashes against those the image stores;
+// its header fields are shown.
+func (v *Verifier) runImage(f format.Format, files []string, globErr error) {
+	subject := filepath.Base(v.res.Image) + " (" + f.Name() + ")"
+	if globErr != nil {
+		v.addf("image", subject, classify(globErr), globErr.Error())
+		return
+	}
+	rd, err := f.Open(v.root, files)
+	if err != nil {
+		v.addf("image", subject, classify(err), detailOf(err))
+		return
+	}
+	var st format.Stored
+	if sr, ok := rd.(format.StoredReader); ok {
+		st = sr.Stored()
+	}
+	rd.Close()
+	v.addf("header", subject, report.CheckOK, headerSummary(st))
+	algs := []string{"md5", "sha1"}
+	set, _ := hashing.ParseNames(algs)
+	media := &mediaHash{p: hashing.NewParallel(set)}
+	defer media.p.Close()
+	segs := make([]report.Segment, len(files))
+	var total int64
+	for i, name := range files {
+		segs[i].File = name
+		if fi, err := v.root.Lstat(name); err == nil {
+			segs[i].FileSize, total = fi.Size(), total+fi.Size()
+		}
+	}
+	v.total.Store(total)
+	v.phase.Store(PhaseImage)
+	sc, ok := f.(format.Scanner)
+	if !ok {
+		v.addf("image", subject, report.CheckSkipped, "the format cannot be scanned")
+		return
+	}
+	sv := &segmentVisitor{v: v, segs: segs, media: media}
+	if err := sc.Scan(v.ctx, v.root, files, sv); err != nil {
+		v.addf("image", subject, classify(err), err.Error())
+		return
+	}
+	sv.closeFile()
+	if !sv.ok {
+		v.addf("image", subject, report.CheckSkipped, "not checked, because a segment check failed")
+		return
+	}
+	got := report.Hashes(media.p.Sums())
+	var bad, good []string
+	for _, alg := range algs {
+		want, stored := st.Hashes[alg]
+		switch {
+		case !stored:
+		case want != got[alg]:
+			bad = append(bad, fmt.Sprintf("%s of the media is %s, the image stores %s", alg, got[alg], want))
+		default:
+			good = append(good, alg)
+		}
+	}
+	switch {
+	case len(bad) > 0:
+		v.addf("image", subject, report.CheckMismatch, strings.Join(bad, "; "))
+	case len(good) == 0:
+		v.addf("image", subject, report.CheckOK, fmt.Sprintf("%d bytes, every chunk valid; the image stores no hash to compare (md5 %s)", media.n, got["md5"]))
+	default:
+		v.addf("image", subject, report.CheckOK, fmt.Sprintf("%d bytes; %s stored in the image match (md5 %s, sha1 %s)", media.n, strings.Join(good, ", "), got["md5"], got["sha1"]))
+	}
+	if len(st.Unreadable) > 0 {
+		var n int64
+		for _, r := range st.Unreadable {
+			n += r.Length
+		}
+		v.addf("status", subject, report.CheckOK, fmt.Sprintf("the image records %d unreadable bytes in %d ranges (zero-filled)", n, len(st.Unreadable)))
+	}
+}
+
+// headerSummary is one line of an image's own header fields.
+func headerSummary(st format.Stored) string {
+	var parts []string
+	add := func(label, val string) {
+		if val != "" {
+			parts = append(parts, label+" "+strconv.Quote(val))
+		}
+	}
+	add("case number", st.Case.CaseNumber)
+	add("evidence number", st.Case.EvidenceNumber)
+	add("examiner", st.Case.Examiner)
+	add("description", st.Case.Description)
+	add("notes", st.Case.Notes)
+	for _, k := range slices.Sorted(maps.Keys(st.Fields)) {
+		add(strings.ReplaceAll(k, "_", " "), st.Fields[k])
+	}
+	if len(parts) == 0 {
+		return "no header fields"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // findReport resolves a folder or file argument to the folder and the

@@ -637,6 +637,7 @@ func (im *imaging) restore() error {
 	a, o, r := im.a, &im.a.o, im.r
 	size := im.dev.Size()
 	var err error
+	var w format.Writer
 	switch {
 	case im.j != nil && im.j.Check != nil:
 		c := im.j.Check
@@ -666,19 +667,20 @@ func (im *imaging) restore() error {
 		a.mu.Lock()
 		a.events = append(append([]report.Event(nil), c.Events...), a.events...)
 		a.mu.Unlock()
-		im.w, err = im.f.Resume(im.spec, c.Writer)
+		w, err = im.f.Resume(im.spec, c.Writer)
 		a.event("info", "resume", fmt.Sprintf("resumed from the journal's checkpoint at byte %d of %d", im.start, size), im.start, -1)
 	case im.j != nil:
 		// Interrupted before its first checkpoint: start over, replacing
 		// the partial files that run left (an empty writer state).
-		im.w, err = im.f.Resume(im.spec, nil)
+		w, err = im.f.Resume(im.spec, nil)
 		a.event("info", "resume", "the journal has no checkpoint yet: imaging starts again from byte 0", 0, -1)
 	default:
-		im.w, err = im.f.Create(im.spec)
+		w, err = im.f.Create(im.spec)
 	}
 	if err != nil {
 		return err
 	}
+	im.w = w
 	if im.j == nil {
 		im.j = &journal{Version: journalVersion, Started: r.StartedAt, Source: journalSource{
 			Path: a.source, Size: size, Model: r.Source.Model, Serial: r.Source.Serial, Sector: im.dev.LogicalSectorSize(),

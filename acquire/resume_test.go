@@ -405,3 +405,39 @@ func TestReadOnlyDestination(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeEWFKeptSegmentChanged: an interrupted EWF acquisition whose
+// kept segment was changed since its checkpoint is refused on --resume,
+// leaving the folder as it was.
+func TestResumeEWFKeptSegmentChanged(t *testing.T) {
+	src, _ := makeSource(t, 3<<20)
+	dir := filepath.Join(t.TempDir(), "ev")
+	ctx, cancel := context.WithCancel(context.Background())
+	o := testOptions()
+	o.Format, o.SegmentSize, o.CheckpointEvery, o.Compression = "ewf", 1<<20, 256<<10, "none"
+	o.Hashes = append(o.Hashes[:0:0], o.Hashes...)
+	a := New(src, dir, o)
+	a.afterRead = func(off int64) {
+		if off >= 2<<20 {
+			cancel()
+		}
+	}
+	if _, err := a.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	p := filepath.Join(dir, "img.E01.partial")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	os.WriteFile(p, b, 0o640)
+	before := folderDigest(t, dir)
+	o.Resume = true
+	if _, err := New(src, dir, o).Run(context.Background()); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "was changed") {
+		t.Fatalf("resume over a changed kept segment: %v, want a refusal", err)
+	}
+	if after := folderDigest(t, dir); after != before {
+		t.Errorf("the refused resume changed the folder:\n%s\n%s", before, after)
+	}
+}

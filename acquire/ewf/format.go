@@ -63,7 +63,11 @@ func (Format) Resume(s format.Spec, state json.RawMessage) (format.Writer, error
 			return nil, err
 		}
 	}
-	return resume(s, l, state)
+	w, err := resume(s, l, state)
+	if err != nil {
+		return nil, err // not a typed nil *Writer inside the interface
+	}
+	return w, nil
 }
 
 // Discover finds the set whose first segment is first (NAME.E01 or the old

@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"reflect"
+	"strconv"
 
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/hashing"
@@ -191,6 +193,15 @@ func resume(s format.Spec, l *layout, raw json.RawMessage) (*Writer, error) {
 			return nil, fmt.Errorf("ewf: resume: %w", err)
 		}
 		w.final[i] = final
+		// What was kept must be what was written: each closed file
+		// against its recorded hashes (a changed kept segment is refused).
+		name := partialName(s.Name, i+1)
+		if final {
+			name = SegmentName(s.Name, i+1)
+		}
+		if err := checkKeptHashes(s, name, c.FileSize, c.Hashes); err != nil {
+			return nil, fmt.Errorf("ewf: resume: %w", err)
+		}
 	}
 	keep := len(st.Closed)
 	if st.Segment > 0 {
@@ -234,6 +245,19 @@ func resume(s format.Spec, l *layout, raw json.RawMessage) (*Writer, error) {
 		if err == nil && h.Len() != st.SegmentLength {
 			err = fmt.Errorf("the saved hash state covers %d bytes, the segment %d", h.Len(), st.SegmentLength)
 		}
+		if err == nil && len(s.SegmentHashes) > 0 {
+			// The open segment's kept bytes, re-hashed, must give the
+			// saved state.
+			again := hashing.NewMulti(s.SegmentHashes)
+			if rf, rerr := os.Open("/proc/self/fd/" + strconv.Itoa(int(f.Fd()))); rerr != nil {
+				err = rerr
+			} else if _, cerr := io.Copy(again, io.NewSectionReader(rf, 0, st.SegmentLength)); cerr != nil {
+				rf.Close()
+				err = cerr
+			} else if rf.Close(); !reflect.DeepEqual(mustState(again), mustState(h)) {
+				err = fmt.Errorf("%s: its first %d bytes differ from what the checkpoint recorded: the kept segment was changed", name, st.SegmentLength)
+			}
+		}
 		if err != nil {
 			if f != nil {
 				f.Close()
@@ -264,6 +288,34 @@ func resume(s format.Spec, l *layout, raw json.RawMessage) (*Writer, error) {
 		w.cur = j
 	}
 	return w, nil
+}
+
+// checkKeptHashes hashes a kept segment file and compares it with the
+// hashes recorded for it (nothing to compare without segment hashes).
+func checkKeptHashes(s format.Spec, name string, size int64, want report.Hashes) error {
+	if len(want) == 0 || len(s.SegmentHashes) == 0 {
+		return nil
+	}
+	f, err := openRegular(s.Root, name, os.O_RDONLY)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	m := hashing.NewMulti(s.SegmentHashes)
+	if _, err := io.Copy(m, io.NewSectionReader(f, 0, size)); err != nil {
+		return err
+	}
+	for alg, sum := range m.Sums() {
+		if w, ok := want[alg]; ok && w != sum {
+			return fmt.Errorf("%s: its %s is %s, the checkpoint recorded %s: the kept segment was changed", name, alg, sum, w)
+		}
+	}
+	return nil
+}
+
+func mustState(m *hashing.Multi) hashing.State {
+	st, _ := m.MarshalState()
+	return st
 }
 
 // finishedSegment reports whether segment n exists under its final name

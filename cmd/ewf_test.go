@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/custodian-forensics/custodian/internal/faultdisk"
 	"github.com/custodian-forensics/custodian/internal/looptest"
 )
 
@@ -158,5 +159,33 @@ func TestVerifyForeignE01(t *testing.T) {
 	code, out, _ = runCLI(t, "verify", filepath.Join(dir, "other.E01"))
 	if code != ExitMismatch || !regexp.MustCompile(`MISMATCH\s+segment\s+other\.E02: chunk \d+`).MatchString(out) {
 		t.Errorf("a flipped byte in other.E02: exit %d, want 4 naming the segment and chunk\n%s", code, out)
+	}
+}
+
+// TestAcquireEWFFromFailingDisk: a real failing device (a FUSE file with
+// EIO ranges behind a read-only loop device) acquired as EWF completes with
+// exit 3; libewf lists the unreadable sectors (error2) and still verifies
+// the image, and custodian verify accepts it.
+func TestAcquireEWFFromFailingDisk(t *testing.T) {
+	looptest.RequireTool(t, "ewfinfo", "ewf-tools")
+	bad := []faultdisk.Range{{Offset: 1<<20 + 512, Length: 512}, {Offset: 3 << 20, Length: 8 << 10}}
+	d := faultdisk.Device(t, faultdisk.Options{Size: 4 << 20, Content: faultdisk.Pattern(3), Bad: bad}, 512)
+	out := filepath.Join(t.TempDir(), "ev")
+	code, _, stderr := runCLI(t, "acquire", d.Dev, "-o", out, "--name", "bad", "--format", "ewf", "--read-size", "64KiB",
+		"--retries", "1", "--restore-writeblock", "--json")
+	if code != ExitUnreadable {
+		t.Fatalf("exit %d, want 3\n%s", code, stderr)
+	}
+	info := tool(t, out, "ewfinfo", "bad.E01")
+	for _, want := range []string{"Read errors during acquiry", "total number: 2", "at sector(s): 2049 - 2049 number: 1", "at sector(s): 6144 - 6159 number: 16"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("ewfinfo lacks %q:\n%s", want, info)
+		}
+	}
+	if v := tool(t, out, "ewfverify", "-q", "bad.E01"); !strings.Contains(v, "ewfverify: SUCCESS") {
+		t.Errorf("ewfverify:\n%s", v)
+	}
+	if code, vout, _ := runCLI(t, "verify", "--no-trust", out); code != ExitOK {
+		t.Errorf("custodian verify: exit %d\n%s", code, vout)
 	}
 }

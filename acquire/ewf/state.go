@@ -83,7 +83,7 @@ func (w *Writer) Checkpoint() (json.RawMessage, error) {
 		st.Pending = append(st.Pending, w.cur.in...)
 	}
 	if s := w.seg; s != nil {
-		if err := s.f.Sync(); err != nil {
+		if err := s.sync(); err != nil {
 			w.err = ioErr("sync", partialName(w.name, s.n), err)
 			return nil, w.err
 		}

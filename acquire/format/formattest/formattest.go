@@ -96,7 +96,7 @@ func Spec(t testing.TB, name string, size int64, sector int, segSize int64, comp
 		SegmentSize: segSize, SegmentHashes: hashing.Set{hashing.SHA256}, Compression: compression,
 		Case:    report.Case{CaseNumber: "CASE-1", EvidenceNumber: "EV-1", Examiner: "Examiner", Description: "conformance", Notes: "n"},
 		Source:  format.Source{Path: "/dev/test", Model: "Model", Serial: "SERIAL"},
-		Started: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), ToolVersion: "test",
+		Started: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), ToolVersion: "test", DirectIO: true,
 	}
 }
 

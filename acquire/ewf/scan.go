@@ -63,8 +63,10 @@ type scanMsg struct {
 }
 
 type scanner struct {
-	ctx  context.Context
-	v    format.ScanVisitor
+	ctx context.Context
+	v   format.ScanVisitor
+	// mbuf collects media for the visitor (see mediaBatch).
+	mbuf []byte
 	bufs chan []byte
 	msgs chan scanMsg
 	work chan *scanJob
@@ -139,7 +141,10 @@ func scan(ctx context.Context, root *os.Root, files []string, v format.ScanVisit
 		}
 		v.EndFile(i, size, err)
 	}
-	return s.getFatal()
+	if err := s.getFatal(); err != nil {
+		return err
+	}
+	return ctx.Err() // cancelled while the last media went out
 }
 
 // countingTee hands every byte read to w and counts them.
@@ -363,8 +368,13 @@ func (s *scanner) group(msg scanMsg) {
 		case !s.broken && s.getFatal() == nil:
 			if err := s.ctx.Err(); err != nil {
 				s.setFatal(err)
-			} else if err := s.v.Media(j.data); err != nil {
-				s.setFatal(err)
+			} else {
+				// Media goes out in batches: a hand-off per 32 KiB chunk
+				// to every hasher of the visitor costs more than hashing.
+				s.mbuf = append(s.mbuf, j.data...)
+				if len(s.mbuf) >= mediaBatch {
+					s.flushMedia()
+				}
 			}
 		}
 		j.stored, j.f, j.data, j.err = nil, nil, nil, nil
@@ -397,6 +407,24 @@ func (s *scanner) group(msg scanMsg) {
 	for len(pending) > 0 {
 		retire()
 	}
+	s.flushMedia()
+}
+
+// mediaBatch is how much media a scan collects before handing it to the
+// visitor.
+const mediaBatch = 4 << 20
+
+// flushMedia hands the collected media to the visitor.
+func (s *scanner) flushMedia() {
+	if len(s.mbuf) == 0 {
+		return
+	}
+	if !s.broken && s.getFatal() == nil {
+		if err := s.v.Media(s.mbuf); err != nil {
+			s.setFatal(err)
+		}
+	}
+	s.mbuf = s.mbuf[:0]
 }
 
 func (s *scanner) worker() {

@@ -19,7 +19,7 @@ func (v *stopVisitor) BeginFile(int) io.Writer   { return nil }
 func (v *stopVisitor) EndFile(int, int64, error) {}
 func (v *stopVisitor) Media([]byte) error {
 	v.calls++
-	if v.calls == 3 {
+	if v.calls == 1 { // media comes in batches of up to 4 MiB: the first call
 		if v.cancel != nil {
 			v.cancel()
 			return nil

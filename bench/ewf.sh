@@ -8,6 +8,7 @@
 #
 #   sudo bash bench/ewf.sh                 # 2 GiB mixed source
 #   SIZE_GIB=8 ONLY=custodian sudo bash bench/ewf.sh   # peak RSS must stay flat
+#   VERIFY_ONLY=1 sudo bash bench/ewf.sh              # only custodian verify vs ewfverify
 set -euo pipefail
 SIZE_GIB=${SIZE_GIB:-2}
 ROUNDS=${ROUNDS:-3}
@@ -56,6 +57,7 @@ o() { echo "$DEST/run.$1"; }
 tools=()
 for c in none empty fast best; do tools+=("custodian-$c"); done
 [ "${ONLY:-}" = custodian ] || for c in none empty-block fast best; do tools+=("ewfacquire-$c"); done
+[ -n "${VERIFY_ONLY:-}" ] && tools=()
 for round in $(seq "$ROUNDS"); do
   for t in "${tools[@]}"; do
     case $t in
@@ -73,15 +75,18 @@ for t in "${tools[@]}"; do
     "$(printf '%.2f ' ${times[$t]})" "$(echo "${rss[$t]} / 1024" | bc -l)"
 done
 [ "${ONLY:-}" = custodian ] && exit 0
-echo "== throughput ratios (custodian / ewfacquire)"
-for p in "none none" "empty empty-block" "fast fast" "best best"; do
+[ -n "${VERIFY_ONLY:-}" ] || echo "== throughput ratios (custodian / ewfacquire)"
+[ -n "${VERIFY_ONLY:-}" ] || for p in "none none" "empty empty-block" "fast fast" "best best"; do
   set -- $p
   printf '%-6s vs %-12s %5.2fx   image size %5.3fx\n' "$1" "$2" "$(echo "${secs[ewfacquire-$2]} / ${secs[custodian-$1]}" | bc -l)" \
     "$(echo "${size[custodian-$1]} / ${size[ewfacquire-$2]}" | bc -l)"
 done
 
-echo "== verify of the fast image: custodian verify vs ewfverify -d sha1"
-"$WORK/custodian" acquire "$dev" -o "$(o verify)" --name img --format ewf --compress fast --hash md5,sha1 --json >/dev/null
+echo "== verify of the fast image (--segment-hash ${SEGMENT_HASH:-auto}): custodian verify vs ewfverify -d sha1"
+# SEGMENT_HASH=none: the same work as ewfverify (media MD5+SHA-1 and the
+# chunks); the default also checks each segment file's own hash.
+"$WORK/custodian" acquire "$dev" -o "$(o verify)" --name img --format ewf --compress fast --hash md5,sha1 \
+  --segment-hash "${SEGMENT_HASH:-auto}" --json >/dev/null
 ewfacquire -u -q -t "$(o verify)/ewf" -f encase6 -c fast -d sha1 "$dev" >/dev/null 2>&1
 declare -A vt
 for round in $(seq "$ROUNDS"); do

@@ -198,8 +198,8 @@ func (v *Verifier) runImage(f format.Format, files []string, globErr error) {
 	v.addf("header", subject, report.CheckOK, headerSummary(st))
 	algs := []string{"md5", "sha1"}
 	set, _ := hashing.ParseNames(algs)
-	media := &mediaHash{p: hashing.NewParallel(set)}
-	defer media.p.Close()
+	media := newMediaHash(set)
+	defer media.close()
 	segs := make([]report.Segment, len(files))
 	var total int64
 	for i, name := range files {
@@ -225,7 +225,7 @@ func (v *Verifier) runImage(f format.Format, files []string, globErr error) {
 		v.addf("image", subject, report.CheckSkipped, "not checked, because a segment check failed")
 		return
 	}
-	got := report.Hashes(media.p.Sums())
+	got := media.sums()
 	var bad, good []string
 	for _, alg := range algs {
 		want, stored := st.Hashes[alg]
@@ -432,8 +432,8 @@ func (v *Verifier) checkImage(r *report.Report) {
 	wholeSet, werr := hashing.ParseNames(slices.Sorted(maps.Keys(r.Hashes)))
 	var media *mediaHash
 	if ferr == nil && werr == nil && len(r.Hashes) > 0 && contiguous(segs) {
-		media = &mediaHash{p: hashing.NewParallel(wholeSet)}
-		defer media.p.Close()
+		media = newMediaHash(wholeSet)
+		defer media.close()
 	}
 	sc, scans := f.(format.Scanner)
 	segmentsOK := true
@@ -473,7 +473,7 @@ func (v *Verifier) checkImage(r *report.Report) {
 	var got report.Hashes
 	var n int64
 	if scans && media != nil {
-		got, n = report.Hashes(media.p.Sums()), media.n
+		got, n = media.sums(), media.n
 	} else {
 		rd, err := f.Open(v.root, files)
 		if err != nil {
@@ -542,10 +542,57 @@ func contiguous(segs []report.Segment) bool {
 	return true
 }
 
-// mediaHash hashes the media stream of a scan.
+// mediaHash hashes the media stream of a scan behind a double buffer: the
+// scan hands on the next media while the hashers work on the last, so
+// decoding and hashing overlap. sums waits for the hashers.
 type mediaHash struct {
-	p *hashing.Parallel
-	n int64
+	p    *hashing.Parallel
+	n    int64
+	free chan []byte
+	full chan []byte
+	done chan struct{}
+}
+
+func newMediaHash(set hashing.Set) *mediaHash {
+	m := &mediaHash{p: hashing.NewParallel(set), free: make(chan []byte, 2), full: make(chan []byte, 2), done: make(chan struct{})}
+	m.free <- nil
+	m.free <- nil
+	go func() {
+		defer close(m.done)
+		for b := range m.full {
+			m.p.Write(b)
+			m.free <- b[:0]
+		}
+	}()
+	return m
+}
+
+// write copies p for the hashers; it blocks only while both buffers are
+// being hashed.
+func (m *mediaHash) write(p []byte) {
+	b := append(<-m.free, p...)
+	m.n += int64(len(p))
+	m.full <- b
+}
+
+// sums waits for the hashers and returns the digests.
+func (m *mediaHash) sums() report.Hashes {
+	m.stop()
+	return report.Hashes(m.p.Sums())
+}
+
+func (m *mediaHash) stop() {
+	select {
+	case <-m.done:
+	default:
+		close(m.full)
+		<-m.done
+	}
+}
+
+func (m *mediaHash) close() {
+	m.stop()
+	m.p.Close()
 }
 
 // segmentVisitor checks each file of a scan against its report entry and
@@ -604,8 +651,7 @@ func (sv *segmentVisitor) EndFile(i int, size int64, err error) {
 }
 
 func (sv *segmentVisitor) Media(p []byte) error {
-	sv.media.p.Write(p)
-	sv.media.n += int64(len(p))
+	sv.media.write(p)
 	return nil
 }
 

@@ -4,11 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"syscall"
 
 	"github.com/custodian-forensics/custodian/internal/atomicfile"
+	"github.com/custodian-forensics/custodian/internal/rootfile"
 )
 
 // maxJournalSize bounds the journal read on --resume: its size is set by
@@ -20,27 +19,12 @@ func journalName(name string) string { return name + ".journal" }
 // readJournal reads the journal from the folder, never following a link,
 // only as a regular file of bounded size.
 func readJournal(root *os.Root, name string) (*journal, error) {
-	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("journal %s is a symbolic link; refused", name)
-	}
+	b, err := rootfile.ReadAll(root, name, maxJournalSize)
 	if err != nil {
+		if errors.Is(err, rootfile.ErrNotRegular) {
+			return nil, fmt.Errorf("journal %w; refused", err)
+		}
 		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("journal %s is not a regular file (%v)", name, fi.Mode().Type())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxJournalSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxJournalSize {
-		return nil, fmt.Errorf("journal %s is larger than %d bytes: not a journal custodian wrote", name, maxJournalSize)
 	}
 	var j journal
 	if err := json.Unmarshal(b, &j); err != nil {

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"slices"
-	"syscall"
 
 	"github.com/custodian-forensics/custodian/internal/atomicfile"
+	"github.com/custodian-forensics/custodian/internal/rootfile"
 )
 
 // File name suffixes of the report files in an evidence folder.
@@ -132,20 +131,9 @@ const MaxReportSize = 64 << 20
 // regular file, never through a symbolic link, at most MaxReportSize
 // bytes. A missing file gives an error wrapping fs.ErrNotExist.
 func ReadIn(root *os.Root, name string) (*Report, error) {
-	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	b, err := rootfile.ReadAll(root, name, MaxReportSize)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", name)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxReportSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxReportSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, MaxReportSize)
 	}
 	return Parse(b)
 }

@@ -3,6 +3,7 @@ package ewf
 import (
 	"errors"
 	"fmt"
+	"github.com/custodian-forensics/custodian/internal/rootfile"
 	"io/fs"
 	"os"
 	"syscall"
@@ -23,56 +24,15 @@ func ioErr(op, file string, err error) error {
 	return fmt.Errorf("ewf: %s %s: %w", op, file, err)
 }
 
-// openRegular opens name in root without following a symbolic link and
-// refuses anything but a regular file with one link (a hard link to a file
-// elsewhere would let a write, truncate or chmod reach it).
+// openRegular opens an image file of the folder: see rootfile.Open.
 func openRegular(root *os.Root, name string, flag int) (*os.File, error) {
-	f, err := root.OpenFile(name, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s is a symbolic link; image files are used only as regular files in the folder: %w", name, err)
-		}
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a regular file (%v)", name, fi.Mode().Type())
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
-		f.Close()
-		return nil, fmt.Errorf("%s has %d links; an image file has one", name, st.Nlink)
-	}
-	return f, nil
+	return rootfile.Open(root, name, flag)
 }
 
-// finalize makes partial read-only (through its descriptor) and renames it
-// to final. partial must be a regular file with one link and the recorded
-// size; final must not exist.
+// finalize makes partial read-only and gives it its final name: see
+// rootfile.Finalize.
 func finalize(root *os.Root, partial, final string, size int64) error {
-	f, err := openRegular(root, partial, os.O_RDONLY)
-	if err != nil {
-		return fmt.Errorf("ewf: finish segment: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("ewf: finish segment: %w", err)
-	}
-	if fi.Size() != size {
-		return fmt.Errorf("ewf: finish segment: %s has %d bytes, %d were written", partial, fi.Size(), size)
-	}
-	if err := f.Chmod(0o440); err != nil {
-		return fmt.Errorf("ewf: finish segment: %w", err)
-	}
-	if _, err := root.Lstat(final); err == nil {
-		return fmt.Errorf("ewf: finish segment %s: %s appeared during the acquisition; not overwritten", partial, final)
-	}
-	if err := root.Rename(partial, final); err != nil {
+	if err := rootfile.Finalize(root, partial, final, size); err != nil {
 		return fmt.Errorf("ewf: finish segment: %w", err)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/internal/rootfile"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -280,62 +281,25 @@ func (w *Writer) Finish() ([]report.Segment, error) {
 	return append([]report.Segment(nil), w.done...), nil
 }
 
-// finalize makes partial read-only and renames it to final. partial must be
-// a regular file with one link and the recorded size; final must not exist.
+// finalize makes partial read-only and gives it its final name: see
+// rootfile.Finalize.
 func finalize(root *os.Root, partial, final string, size int64) error {
-	f, err := openRegular(root, partial, os.O_RDONLY)
-	if err != nil {
-		return fmt.Errorf("finish segment: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("finish segment: %w", err)
-	}
-	if fi.Size() != size {
-		return fmt.Errorf("finish segment: %s has %d bytes, %d were written", partial, fi.Size(), size)
-	}
-	if err := f.Chmod(0o440); err != nil {
-		return fmt.Errorf("finish segment: %w", err)
-	}
-	if _, err := root.Lstat(final); err == nil {
-		return fmt.Errorf("finish segment %s: %s appeared during the acquisition; not overwritten", partial, final)
-	}
-	if err := root.Rename(partial, final); err != nil {
+	if err := rootfile.Finalize(root, partial, final, size); err != nil {
 		return fmt.Errorf("finish segment: %w", err)
 	}
 	return nil
 }
 
-// openRegular opens name in root without following a symbolic link and
-// refuses anything but a regular file with one link (a hard link to a file
-// elsewhere would let a write or chmod reach it). A file that is there but
-// is not such a file is a *format.Damage: someone put it in the image's
-// place.
+// openRegular opens an image file of the folder (see rootfile.Open); a
+// file that is there but is not a regular file of its own is a
+// *format.Damage: someone put it in the image's place.
 func openRegular(root *os.Root, name string, flag int) (*os.File, error) {
-	f, err := root.OpenFile(name, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		// os.Root refuses a link that leads out of the folder before
-		// O_NOFOLLOW is even reached; either way it is a link.
-		if fi, lerr := root.Lstat(name); errors.Is(err, syscall.ELOOP) || (lerr == nil && fi.Mode()&fs.ModeSymlink != 0) {
-			return nil, &format.Damage{File: name, Where: "file", Cause: errors.New("a symbolic link where an image file should be; not followed")}
-		}
-		return nil, err
+	f, err := rootfile.Open(root, name, flag)
+	var nr *rootfile.NotRegularError
+	if errors.As(err, &nr) {
+		return nil, &format.Damage{File: name, Where: "file", Cause: errors.New(nr.What)}
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, &format.Damage{File: name, Where: "file", Cause: fmt.Errorf("not a regular file (%v)", fi.Mode().Type())}
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
-		f.Close()
-		return nil, &format.Damage{File: name, Where: "file", Cause: fmt.Errorf("%d links; an image file has one", st.Nlink)}
-	}
-	return f, nil
+	return f, err
 }
 
 // openOwn is openRegular for a file custodian writes into: it must also be

@@ -19,6 +19,7 @@ import (
 	"github.com/custodian-forensics/custodian/acquire"
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/internal/rootfile"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -26,10 +27,9 @@ import (
 // conflicting options, or a folder with no or several reports.
 var ErrOptions = errors.New("invalid verify request")
 
-// MaxReportSize bounds the report file verify reads: a report of a disk
-// with a million unreadable ranges stays far below it; a larger file is not
-// a report custodian wrote.
-const MaxReportSize = 64 << 20
+// MaxReportSize bounds the report file verify reads (report.MaxReportSize):
+// a larger file is not a report custodian wrote.
+const MaxReportSize = report.MaxReportSize
 
 // maxSignatureSize bounds the signature file (an SSHSIG is under 1 KiB).
 const maxSignatureSize = 64 << 10
@@ -356,34 +356,9 @@ func (v *Verifier) run(reportName string) {
 }
 
 // readBounded reads a regular file of the folder, without following a
-// symbolic link, refusing one larger than limit.
+// symbolic link, refusing one larger than limit (see rootfile.ReadAll).
 func readBounded(root *os.Root, name string, limit int64) ([]byte, error) {
-	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("%s is a symbolic link: evidence files are read only as regular files in the folder", name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%v)", name, fi.Mode().Type())
-	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("%s has %d bytes, more than the %d a report or signature can have", name, fi.Size(), limit)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s grew beyond %d bytes while it was read", name, limit)
-	}
-	return b, nil
+	return rootfile.ReadAll(root, name, limit)
 }
 
 func (v *Verifier) checkStatus(r *report.Report) {

@@ -1,0 +1,108 @@
+// Package rootfile opens files of a folder that custodian treats as
+// hostile: through the folder's handle (*os.Root), never following a
+// symbolic link, only as a regular file with one link (a hard link to a
+// file elsewhere would let a write, truncate or chmod reach it), and reads
+// them with a bound on their size. The image formats, the journal, the
+// reports and verification all open files this one way.
+package rootfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// ErrNotRegular is wrapped (by a *NotRegularError) when a name is a
+// symbolic link, not a regular file, or a file with more than one link.
+var ErrNotRegular = errors.New("not a regular file of the folder")
+
+// NotRegularError names the file and says what it is instead.
+type NotRegularError struct {
+	Name string
+	What string // "a symbolic link, not followed", "not a regular file (p---------)", …
+}
+
+func (e *NotRegularError) Error() string { return e.Name + ": " + e.What }
+func (e *NotRegularError) Unwrap() error { return ErrNotRegular }
+
+// Open opens name in root with flag (plus O_NOFOLLOW, O_NONBLOCK so a FIFO
+// never blocks, O_CLOEXEC) and checks it is a regular file with one link.
+func Open(root *os.Root, name string, flag int) (*os.File, error) {
+	f, err := root.OpenFile(name, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		// os.Root refuses a link that leads out of the folder before
+		// O_NOFOLLOW is even reached; either way it is a link.
+		if fi, lerr := root.Lstat(name); errors.Is(err, syscall.ELOOP) || (lerr == nil && fi.Mode()&fs.ModeSymlink != 0) {
+			return nil, &NotRegularError{name, "a symbolic link, not followed"}
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &NotRegularError{name, fmt.Sprintf("not a regular file (%v)", fi.Mode().Type())}
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+		f.Close()
+		return nil, &NotRegularError{name, fmt.Sprintf("%d links, where a file of its own has one", st.Nlink)}
+	}
+	return f, nil
+}
+
+// ReadAll reads the regular file name of root (see Open), refusing one of
+// more than limit bytes before reading it, and one that grows past limit
+// while it is read.
+func ReadAll(root *os.Root, name string, limit int64) ([]byte, error) {
+	f, err := Open(root, name, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%s has %d bytes, more than the %d it can have", name, fi.Size(), limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s grew beyond %d bytes while it was read", name, limit)
+	}
+	return b, nil
+}
+
+// Finalize makes partial read-only (0440, through its descriptor) and
+// renames it to final within root. partial must be a regular file with one
+// link and size bytes; final must not exist.
+func Finalize(root *os.Root, partial, final string, size int64) error {
+	f, err := Open(root, partial, os.O_RDONLY)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() != size {
+		return fmt.Errorf("%s has %d bytes, %d were written", partial, fi.Size(), size)
+	}
+	if err := f.Chmod(0o440); err != nil {
+		return err
+	}
+	if _, err := root.Lstat(final); err == nil {
+		return fmt.Errorf("%s: %s appeared during the acquisition; not overwritten", partial, final)
+	}
+	return root.Rename(partial, final)
+}

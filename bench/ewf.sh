@@ -9,6 +9,8 @@
 #   sudo bash bench/ewf.sh                 # 2 GiB mixed source
 #   SIZE_GIB=8 ONLY=custodian sudo bash bench/ewf.sh   # peak RSS must stay flat
 #   VERIFY_ONLY=1 sudo bash bench/ewf.sh              # only custodian verify vs ewfverify
+#   SPARSE=1 sudo bash bench/ewf.sh    # 4 GiB mostly empty source (300 MiB of data):
+#                                      # --format ewf --compress fast vs the raw pipeline
 set -euo pipefail
 SIZE_GIB=${SIZE_GIB:-2}
 ROUNDS=${ROUNDS:-3}
@@ -27,7 +29,21 @@ trap cleanup EXIT
 
 bytes=$((SIZE_GIB << 30)); third=$((bytes / 3 / 1048576 * 1048576))
 src="$WORK/mixed-${SIZE_GIB}g.img"
-if [ ! -f "$src" ] || [ "$(stat -c %s "$src")" != "$bytes" ]; then
+if [ -n "${SPARSE:-}" ]; then
+  bytes=$((4 << 30)); src="$WORK/sparse-4g.img"
+  if [ ! -f "$src" ]; then
+    echo "== making a 4 GiB sparse source with 300 MiB of data in 3 places"
+    truncate -s "$bytes" "$src.tmp"
+    set +o pipefail # openssl ends on SIGPIPE when head has enough
+    for at in 0 1500 3000; do
+      openssl enc -aes-128-ctr -nosalt -pass pass:sparse$at -pbkdf2 </dev/zero 2>/dev/null | head -c $((100 << 20)) |
+        dd of="$src.tmp" bs=1M seek="$at" conv=notrunc status=none
+    done
+    set -o pipefail
+    mv "$src.tmp" "$src"
+  fi
+fi
+if [ -z "${SPARSE:-}" ] && { [ ! -f "$src" ] || [ "$(stat -c %s "$src")" != "$bytes" ]; }; then
   echo "== making a ${SIZE_GIB} GiB mixed source"
   set +o pipefail
   { openssl enc -aes-128-ctr -nosalt -pass pass:custodian-bench -pbkdf2 </dev/zero 2>/dev/null | head -c "$third"
@@ -39,7 +55,7 @@ fi
 sync; echo 3 >/proc/sys/vm/drop_caches
 dev=$(losetup -r -f --show "$src")
 cat "$dev" >/dev/null; cat "$dev" >/dev/null
-echo "== $ROUNDS interleaved rounds on $dev ($SIZE_GIB GiB mixed), md5+sha1, output to $DEST"
+echo "== $ROUNDS interleaved rounds on $dev ($(( bytes >> 30 )) GiB $([ -n "${SPARSE:-}" ] && echo sparse || echo mixed)), md5+sha1, output to $DEST"
 
 declare -A times rss size secs
 run() { # run NAME CMD...
@@ -56,11 +72,14 @@ run() { # run NAME CMD...
 o() { echo "$DEST/run.$1"; }
 tools=()
 for c in none empty fast best; do tools+=("custodian-$c"); done
+[ -n "${SPARSE:-}" ] && tools=(custodian-fast custodian-raw)
 [ "${ONLY:-}" = custodian ] || for c in none empty-block fast best; do tools+=("ewfacquire-$c"); done
 [ -n "${VERIFY_ONLY:-}" ] && tools=()
 for round in $(seq "$ROUNDS"); do
   for t in "${tools[@]}"; do
     case $t in
+    custodian-raw) run "$t" "$WORK/custodian" acquire "$dev" -o "$(o $t)" --name img --format raw --segment-size 0 \
+                    --hash md5,sha1 --segment-hash none --json ;;
     custodian-*)  run "$t" "$WORK/custodian" acquire "$dev" -o "$(o $t)" --name img --format ewf --compress "${t#custodian-}" \
                     --hash md5,sha1 --segment-hash none --json ;;
     ewfacquire-*) run "$t" ewfacquire -u -q -t "$(o $t)/img" -f encase6 -c "${t#ewfacquire-}" -d sha1 "$dev" ;;
@@ -74,6 +93,10 @@ for t in "${tools[@]}"; do
     "$(echo "$bytes / ${secs[$t]} / 1000000" | bc -l)" "$(echo "100 * ${size[$t]} / $bytes" | bc -l)" \
     "$(printf '%.2f ' ${times[$t]})" "$(echo "${rss[$t]} / 1024" | bc -l)"
 done
+if [ -n "${SPARSE:-}" ]; then
+  printf 'ewf fast vs raw on the sparse source: %5.2fx the raw pipeline'"'"'s speed (target >= 0.8)\n' "$(echo "${secs[custodian-raw]} / ${secs[custodian-fast]}" | bc -l)"
+  exit 0
+fi
 [ "${ONLY:-}" = custodian ] && exit 0
 [ -n "${VERIFY_ONLY:-}" ] || echo "== throughput ratios (custodian / ewfacquire)"
 [ -n "${VERIFY_ONLY:-}" ] || for p in "none none" "empty empty-block" "fast fast" "best best"; do

@@ -441,3 +441,42 @@ func TestResumeEWFKeptSegmentChanged(t *testing.T) {
 		t.Errorf("the refused resume changed the folder:\n%s\n%s", before, after)
 	}
 }
+
+// TestSwappedPartialNeverReported: the attack of a folder's owner (with
+// --allow-foreign-folder, the only way into such a folder now): each new
+// NAME.NNN.partial is swapped for a symlink to a root-only file while it
+// is written. The image keeps going into the file custodian created (its
+// descriptor), the root-only file is never written, chmod-ed or renamed,
+// and the report never says complete over files that are not the image.
+func TestSwappedPartialNeverReported(t *testing.T) {
+	src, _ := makeSource(t, 600_000)
+	dir := filepath.Join(t.TempDir(), "ev")
+	victim := filepath.Join(t.TempDir(), "root-only")
+	os.WriteFile(victim, []byte("secret"), 0o600)
+	o := testOptions()
+	o.SegmentSize, o.AllowForeignFolder = 100_000, true
+	a := New(src, dir, o)
+	swapped := 0
+	a.afterRead = func(off int64) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".partial") && e.Type()&os.ModeSymlink == 0 {
+				p := filepath.Join(dir, e.Name())
+				os.Remove(p)
+				os.Symlink(victim, p)
+				swapped++
+			}
+		}
+	}
+	r, err := a.Run(context.Background())
+	if swapped == 0 {
+		t.Fatal("the test swapped nothing")
+	}
+	if err == nil || (r != nil && r.Status == "complete") {
+		t.Fatalf("after %d swaps: err %v, status %v: a report said complete over swapped files", swapped, err, r.Status)
+	}
+	fi, _ := os.Stat(victim)
+	if b, _ := os.ReadFile(victim); string(b) != "secret" || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the root-only file was written or chmod-ed: %q %v", b, fi.Mode().Perm())
+	}
+}

@@ -38,19 +38,6 @@ func finalize(root *os.Root, partial, final string, size int64) error {
 	return nil
 }
 
-// syncRoot fsyncs the folder, making renames and new entries durable.
-func syncRoot(root *os.Root) error {
-	d, err := root.Open(".")
-	if err != nil {
-		return fmt.Errorf("ewf: sync folder: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("ewf: sync folder: %w", err)
-	}
-	return nil
-}
-
 // removePartials removes this image's .partial segment files numbered
 // above keep. Only names this format writes are touched, and only regular
 // files or symbolic links themselves (Remove does not follow links).

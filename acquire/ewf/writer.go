@@ -13,6 +13,7 @@ import (
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/internal/atomicfile"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -602,7 +603,7 @@ func (w *Writer) renameAll() ([]report.Segment, error) {
 			return nil, err
 		}
 	}
-	if err := syncRoot(w.root); err != nil {
+	if err := atomicfile.SyncRoot(w.root); err != nil {
 		return nil, err
 	}
 	return append([]report.Segment(nil), w.closed...), nil

@@ -13,6 +13,7 @@ import (
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/internal/atomicfile"
 	"github.com/custodian-forensics/custodian/internal/rootfile"
 	"github.com/custodian-forensics/custodian/report"
 )
@@ -275,7 +276,7 @@ func (w *Writer) Finish() ([]report.Segment, error) {
 			return nil, err
 		}
 	}
-	if err := syncRoot(w.root); err != nil {
+	if err := atomicfile.SyncRoot(w.root); err != nil {
 		return nil, err
 	}
 	return append([]report.Segment(nil), w.done...), nil
@@ -320,19 +321,6 @@ func openOwn(root *os.Root, name string, flag int) (*os.File, error) {
 		return nil, &format.Damage{File: name, Where: "file", Cause: fmt.Errorf("owned by uid %d, not by this user", st.Uid)}
 	}
 	return f, nil
-}
-
-// syncRoot fsyncs the folder, making renames and new entries durable.
-func syncRoot(root *os.Root) error {
-	d, err := root.Open(".")
-	if err != nil {
-		return fmt.Errorf("sync folder: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder: %w", err)
-	}
-	return nil
 }
 
 // Abort closes the current segment after syncing what it holds. The

@@ -13,6 +13,7 @@ import (
 
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/hashing"
+	"github.com/custodian-forensics/custodian/internal/rootfile"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -328,29 +329,10 @@ func finishedSegment(s format.Spec, n int) bool {
 	return err == nil
 }
 
-// keptSegment checks closed segment n of a resume: its partial file or its
-// final name must be a regular file of size bytes. It reports whether the
-// file has its final name.
+// keptSegment checks closed segment n of a resume (see rootfile.Kept) and
+// reports whether it already has its final name.
 func keptSegment(root *os.Root, name string, n int, size int64) (final bool, err error) {
-	for _, f := range []string{partialName(name, n), SegmentName(name, n)} {
-		h, err := openRegular(root, f, os.O_RDONLY)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		fi, err := h.Stat()
-		h.Close()
-		if err != nil {
-			return false, err
-		}
-		if fi.Size() != size {
-			return false, fmt.Errorf("%s has %d bytes, the journal recorded %d", f, fi.Size(), size)
-		}
-		return f == SegmentName(name, n), nil
-	}
-	return false, fmt.Errorf("segment %s is missing: %w", SegmentName(name, n), fs.ErrNotExist)
+	return rootfile.Kept(root, partialName(name, n), SegmentName(name, n), size)
 }
 
 // adoptFinished takes the segments Finish completed after the checkpoint

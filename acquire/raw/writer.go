@@ -486,30 +486,10 @@ func Resume(root *os.Root, name string, segmentSize int64, hashes hashing.Set, s
 	return w, nil
 }
 
-// keptSegment checks closed segment n of a resume: its .partial file, or
-// its final name, must be a regular file of size bytes with one link. It
-// reports whether the file has its final name.
+// keptSegment checks closed segment n of a resume (see rootfile.Kept) and
+// reports whether it already has its final name.
 func (w *Writer) keptSegment(n int, size int64) (final bool, err error) {
-	for _, name := range []string{w.partialName(n), SegmentName(w.name, n)} {
-		fi, err := w.root.Lstat(name)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		st, _ := fi.Sys().(*syscall.Stat_t)
-		switch {
-		case !fi.Mode().IsRegular():
-			return false, fmt.Errorf("%s is not a regular file (%v)", name, fi.Mode().Type())
-		case st != nil && st.Nlink != 1:
-			return false, fmt.Errorf("%s has %d links; an image file has one", name, st.Nlink)
-		case fi.Size() != size:
-			return false, fmt.Errorf("%s has %d bytes, the journal recorded %d", name, fi.Size(), size)
-		}
-		return name == SegmentName(w.name, n), nil
-	}
-	return false, fmt.Errorf("segment %s is missing (neither %s nor %s): %w", SegmentName(w.name, n), w.partialName(n), SegmentName(w.name, n), fs.ErrNotExist)
+	return rootfile.Kept(w.root, w.partialName(n), SegmentName(w.name, n), size)
 }
 
 // ReadKeptAt reads media bytes the writer holds, before its current

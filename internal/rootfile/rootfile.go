@@ -82,6 +82,33 @@ func ReadAll(root *os.Root, name string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
+// Kept checks a segment file a resume keeps: under its partial name, or
+// under its final name when a crash came after Finish renamed it, it must
+// be a regular file of the folder (see Open) of size bytes. It reports
+// whether the file has its final name; neither name existing wraps
+// fs.ErrNotExist.
+func Kept(root *os.Root, partial, final string, size int64) (isFinal bool, err error) {
+	for _, name := range []string{partial, final} {
+		f, err := Open(root, name, os.O_RDONLY)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		fi, err := f.Stat()
+		f.Close()
+		if err != nil {
+			return false, err
+		}
+		if fi.Size() != size {
+			return false, fmt.Errorf("%s has %d bytes, the journal recorded %d", name, fi.Size(), size)
+		}
+		return name == final, nil
+	}
+	return false, fmt.Errorf("segment %s is missing (neither %s nor %s): %w", final, partial, final, fs.ErrNotExist)
+}
+
 // Finalize makes partial read-only (0440, through its descriptor) and
 // renames it to final within root. partial must be a regular file with one
 // link and size bytes; final must not exist.

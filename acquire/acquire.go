@@ -275,7 +275,7 @@ func (a *Acquisition) spec(r *report.Report, dev *blockdev.Device) format.Spec {
 func planRefusal(err error) error {
 	var h interface{ Hint() string }
 	if errors.As(err, &h) {
-		return &refusal{err: fmt.Errorf("%w: %w", ErrUsage, err), hint: h.Hint()}
+		return &refusal{Err: fmt.Errorf("%w: %w", ErrUsage, err), Tip: h.Hint()}
 	}
 	return fmt.Errorf("%w: %w", ErrUsage, err)
 }
@@ -348,8 +348,8 @@ func (a *Acquisition) adopt(root *os.Root) error {
 		root.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return &refusal{
-				err:  fmt.Errorf("%w: another custodian acquisition is running in %s (it holds the folder's lock)", ErrUsage, a.dir),
-				hint: "wait for it to end, or choose another output folder",
+				Err: fmt.Errorf("%w: another custodian acquisition is running in %s (it holds the folder's lock)", ErrUsage, a.dir),
+				Tip: "wait for it to end, or choose another output folder",
 			}
 		}
 		return fmt.Errorf("%w: lock output folder: %w", ErrUsage, err)
@@ -386,8 +386,8 @@ func (a *Acquisition) checkFolder(d *os.File) error {
 		return nil
 	}
 	return &refusal{
-		err:  fmt.Errorf("%w: the output folder %s %s: another user could redirect or read the image", ErrUsage, a.dir, why),
-		hint: "write into a folder of your own that only you can write (e.g. mkdir -m 0750 /evidence/case-42), or pass --allow-foreign-folder if you trust everyone who can write it",
+		Err: fmt.Errorf("%w: the output folder %s %s: another user could redirect or read the image", ErrUsage, a.dir, why),
+		Tip: "write into a folder of your own that only you can write (e.g. mkdir -m 0750 /evidence/case-42), or pass --allow-foreign-folder if you trust everyone who can write it",
 	}
 }
 
@@ -409,8 +409,8 @@ func (a *Acquisition) existingRefusal(existing []string, err error) error {
 		return fmt.Errorf("%w: read output folder: %w", ErrUsage, err)
 	}
 	return &refusal{
-		err:  fmt.Errorf("%w: %s already holds files of an image named %q (%s)", ErrUsage, a.dir, a.o.Name, strings.Join(existing, ", ")),
-		hint: "choose another --name or output folder, or pass --resume to continue an interrupted acquisition",
+		Err: fmt.Errorf("%w: %s already holds files of an image named %q (%s)", ErrUsage, a.dir, a.o.Name, strings.Join(existing, ", ")),
+		Tip: "choose another --name or output folder, or pass --resume to continue an interrupted acquisition",
 	}
 }
 
@@ -456,14 +456,7 @@ var ErrSourceWritten = errors.New("write-block failure: the source was written d
 var ErrSourceChanged = errors.New("the source changed during the acquisition")
 
 // refusal is a usage error with a hint for the user.
-type refusal struct {
-	err  error
-	hint string
-}
-
-func (e *refusal) Error() string { return e.err.Error() }
-func (e *refusal) Unwrap() error { return e.err }
-func (e *refusal) Hint() string  { return e.hint }
+type refusal = format.Hinted
 
 func (a *Acquisition) describeSource(r *report.Report, dev *blockdev.Device) {
 	s := &r.Source
@@ -555,8 +548,8 @@ func (im *imaging) prepare(ctx context.Context) error {
 	resuming := im.j != nil
 	if err := im.restore(); err != nil {
 		if resuming {
-			return &refusal{err: fmt.Errorf("%w: --resume: %w", ErrUsage, err),
-				hint: "the folder holds files that do not fit its journal; nothing was changed. Start a new acquisition (another --name or folder) if the kept files cannot be trusted"}
+			return &refusal{Err: fmt.Errorf("%w: --resume: %w", ErrUsage, err),
+				Tip: "the folder holds files that do not fit its journal; nothing was changed. Start a new acquisition (another --name or folder) if the kept files cannot be trusted"}
 		}
 		return err
 	}
@@ -578,8 +571,8 @@ func (im *imaging) prepare(ctx context.Context) error {
 	// a refusal like any other.
 	if err := writeJournal(im.spec.Root, journalName(im.a.o.Name), im.j); err != nil {
 		return &refusal{
-			err:  fmt.Errorf("%w: cannot write into the output folder %s: %w", ErrUsage, im.a.dir, err),
-			hint: "choose a folder on a writable filesystem with room for the image",
+			Err: fmt.Errorf("%w: cannot write into the output folder %s: %w", ErrUsage, im.a.dir, err),
+			Tip: "choose a folder on a writable filesystem with room for the image",
 		}
 	}
 	return nil
@@ -903,8 +896,8 @@ func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 	path := filepath.Join(a.dir, journalName(o.Name))
 	if a.root == nil {
 		return nil, &refusal{
-			err:  fmt.Errorf("%w: --resume: no output folder %s", ErrUsage, a.dir),
-			hint: "--resume continues an interrupted acquisition in the same output folder with the same --name",
+			Err: fmt.Errorf("%w: --resume: no output folder %s", ErrUsage, a.dir),
+			Tip: "--resume continues an interrupted acquisition in the same output folder with the same --name",
 		}
 	}
 	switch r, err := report.ReadIn(a.root, o.Name+report.JSONSuffix); {
@@ -916,20 +909,20 @@ func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 			_ = a.root.Remove(journalName(o.Name))
 		}
 		return nil, &refusal{
-			err:  fmt.Errorf("%w: --resume: the acquisition in %s is already complete (%s)", ErrUsage, a.dir, o.Name+report.JSONSuffix),
-			hint: "nothing to resume; check it with: custodian verify " + a.dir,
+			Err: fmt.Errorf("%w: --resume: the acquisition in %s is already complete (%s)", ErrUsage, a.dir, o.Name+report.JSONSuffix),
+			Tip: "nothing to resume; check it with: custodian verify " + a.dir,
 		}
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, &refusal{
-			err:  fmt.Errorf("%w: --resume: %s exists but is not a report custodian can replace: %w", ErrUsage, o.Name+report.JSONSuffix, err),
-			hint: "something else was put in its place; move it away (it is not evidence custodian wrote) and resume again",
+			Err: fmt.Errorf("%w: --resume: %s exists but is not a report custodian can replace: %w", ErrUsage, o.Name+report.JSONSuffix, err),
+			Tip: "something else was put in its place; move it away (it is not evidence custodian wrote) and resume again",
 		}
 	}
 	j, err := readJournal(a.root, journalName(o.Name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, &refusal{
-			err:  fmt.Errorf("%w: --resume: no journal %s", ErrUsage, path),
-			hint: "--resume continues an interrupted acquisition in the same output folder with the same --name",
+			Err: fmt.Errorf("%w: --resume: no journal %s", ErrUsage, path),
+			Tip: "--resume continues an interrupted acquisition in the same output folder with the same --name",
 		}
 	}
 	if err != nil {
@@ -959,8 +952,8 @@ func (a *Acquisition) loadJournal(dev *blockdev.Device) (*journal, error) {
 	}
 	if len(diffs) > 0 {
 		return nil, &refusal{
-			err:  fmt.Errorf("%w: --resume: the journal does not match this acquisition: %s", ErrUsage, strings.Join(diffs, "; ")),
-			hint: "resume with the same source and the same --format, --segment-size, --hash, --segment-hash and --hash-window as the interrupted run; if the source changed, start a new acquisition (another --name or folder)",
+			Err: fmt.Errorf("%w: --resume: the journal does not match this acquisition: %s", ErrUsage, strings.Join(diffs, "; ")),
+			Tip: "resume with the same source and the same --format, --segment-size, --hash, --segment-hash and --hash-window as the interrupted run; if the source changed, start a new acquisition (another --name or folder)",
 		}
 	}
 	return j, nil

@@ -40,8 +40,8 @@ func prepareDest(dir string, dev *blockdev.Device, info *blockdev.Info, infoErr 
 	}
 	if slices.Contains(info.RelatedDevNums(), uint64(st.Dev)) {
 		return &refusal{
-			err:  fmt.Errorf("%w: %w: %s is on a filesystem of %s", ErrUsage, ErrOutputOnSource, existing, dev.Path()),
-			hint: "write the image to another disk: -o /path/on/another/disk",
+			Err: fmt.Errorf("%w: %w: %s is on a filesystem of %s", ErrUsage, ErrOutputOnSource, existing, dev.Path()),
+			Tip: "write the image to another disk: -o /path/on/another/disk",
 		}
 	}
 	return nil
@@ -89,8 +89,8 @@ func checkSpace(dir string, need int64, o *Options) error {
 		return nil
 	}
 	return &refusal{
-		err: fmt.Errorf("%w: the destination %s has %s free, the image needs about %s",
+		Err: fmt.Errorf("%w: the destination %s has %s free, the image needs about %s",
 			ErrUsage, existing, units.FormatSize(free), units.FormatSize(need)),
-		hint: "free space or choose another output folder; --force tries anyway (a full disk stops the acquisition, which can then be resumed elsewhere with --resume)",
+		Tip: "free space or choose another output folder; --force tries anyway (a full disk stops the acquisition, which can then be resumed elsewhere with --resume)",
 	}
 }

@@ -112,8 +112,8 @@ type Options struct {
 func (o *Options) Check() error {
 	if err := report.CheckName(o.Name); err != nil {
 		return &refusal{
-			err:  fmt.Errorf("%w: invalid image name: %w", ErrUsage, err),
-			hint: fmt.Sprintf("--name takes a plain file name of up to %d bytes: letters, digits, '-', '_', '.', e.g. --name laptop-ssd", report.MaxNameLen),
+			Err: fmt.Errorf("%w: invalid image name: %w", ErrUsage, err),
+			Tip: fmt.Sprintf("--name takes a plain file name of up to %d bytes: letters, digits, '-', '_', '.', e.g. --name laptop-ssd", report.MaxNameLen),
 		}
 	}
 	if o.Format == "" {
@@ -131,22 +131,22 @@ func (o *Options) Check() error {
 	if !o.tinySizes {
 		if o.SegmentSize != 0 && o.SegmentSize < MinSegmentSize {
 			return &refusal{
-				err:  fmt.Errorf("%w: --segment-size %s is below the minimum of 1 MiB", ErrUsage, units.FormatExact(o.SegmentSize)),
-				hint: "give a unit: --segment-size 2GiB (a number without a unit means bytes), or 0 for one file",
+				Err: fmt.Errorf("%w: --segment-size %s is below the minimum of 1 MiB", ErrUsage, units.FormatExact(o.SegmentSize)),
+				Tip: "give a unit: --segment-size 2GiB (a number without a unit means bytes), or 0 for one file",
 			}
 		}
 		if o.HashWindow != 0 && o.HashWindow < MinHashWindow {
 			return &refusal{
-				err:  fmt.Errorf("%w: --hash-window %s is below the minimum of 1 MiB", ErrUsage, units.FormatExact(o.HashWindow)),
-				hint: "give a unit: --hash-window 1GiB (a number without a unit means bytes), or 0 for none",
+				Err: fmt.Errorf("%w: --hash-window %s is below the minimum of 1 MiB", ErrUsage, units.FormatExact(o.HashWindow)),
+				Tip: "give a unit: --hash-window 1GiB (a number without a unit means bytes), or 0 for none",
 			}
 		}
 	}
 	if o.SegmentSize%512 != 0 || o.HashWindow%512 != 0 {
 		if !o.tinySizes {
 			return &refusal{
-				err:  fmt.Errorf("%w: --segment-size and --hash-window must be multiples of 512 bytes (whole sectors)", ErrUsage),
-				hint: "use binary units: 640MiB, 2GiB",
+				Err: fmt.Errorf("%w: --segment-size and --hash-window must be multiples of 512 bytes (whole sectors)", ErrUsage),
+				Tip: "use binary units: 640MiB, 2GiB",
 			}
 		}
 	}
@@ -164,9 +164,9 @@ func (o *Options) Check() error {
 	}
 	if mem := int64(o.Buffers) * int64(o.ReadSize); mem > MaxBufferMemory {
 		return &refusal{
-			err: fmt.Errorf("%w: --buffers %d × --read-size %s = %s of buffers, more than the %s allowed",
+			Err: fmt.Errorf("%w: --buffers %d × --read-size %s = %s of buffers, more than the %s allowed",
 				ErrUsage, o.Buffers, units.FormatSize(int64(o.ReadSize)), units.FormatSize(mem), units.FormatSize(MaxBufferMemory)),
-			hint: fmt.Sprintf("the defaults (%d × %s) are enough to keep every core busy; lower --buffers or --read-size", DefaultBuffers, units.FormatSize(DefaultReadSize)),
+			Tip: fmt.Sprintf("the defaults (%d × %s) are enough to keep every core busy; lower --buffers or --read-size", DefaultBuffers, units.FormatSize(DefaultReadSize)),
 		}
 	}
 	if o.CheckpointEvery == 0 {

@@ -41,8 +41,8 @@ func (im *imaging) checkKept(ctx context.Context) error {
 	if !ok {
 		if a.needProof {
 			return &refusal{
-				err:  fmt.Errorf("%w: --resume: %s, and the %s format cannot read back the kept image to compare it with the source", ErrUsage, a.proofReason, im.f.Name()),
-				hint: "start a new acquisition (another --name or folder)",
+				Err: fmt.Errorf("%w: --resume: %s, and the %s format cannot read back the kept image to compare it with the source", ErrUsage, a.proofReason, im.f.Name()),
+				Tip: "start a new acquisition (another --name or folder)",
 			}
 		}
 		a.note("warning", "resume", fmt.Sprintf("the %s format cannot read back the kept image: it was not re-checked against the journal and the source", im.f.Name()))
@@ -57,8 +57,8 @@ func (im *imaging) checkKept(ctx context.Context) error {
 	}
 	if compared == 0 && c.Offset > 0 && a.needProof {
 		return &refusal{
-			err:  fmt.Errorf("%w: --resume: %s, and no range of the source could be read to compare with the kept image", ErrUsage, a.proofReason),
-			hint: "check that the source is attached and readable, then try again; or start a new acquisition",
+			Err: fmt.Errorf("%w: --resume: %s, and no range of the source could be read to compare with the kept image", ErrUsage, a.proofReason),
+			Tip: "check that the source is attached and readable, then try again; or start a new acquisition",
 		}
 	}
 	msg := fmt.Sprintf("the kept image (%d bytes) was read back and matches the journal's hash states; %d ranges (%d bytes) read from the source now match it", c.Offset, compared, n)
@@ -81,7 +81,7 @@ func (im *imaging) rehashKept(ctx context.Context, kr format.KeptReader, c *chec
 	})
 	set, err := hashing.ParseNames(algs)
 	if err != nil {
-		return &refusal{err: fmt.Errorf("%w: --resume: journal: %w", ErrUsage, err), hint: "the journal is damaged; start a new acquisition"}
+		return &refusal{Err: fmt.Errorf("%w: --resume: journal: %w", ErrUsage, err), Tip: "the journal is damaged; start a new acquisition"}
 	}
 	ms := make([]*hashing.Multi, len(set))
 	for i, alg := range set {
@@ -95,8 +95,8 @@ func (im *imaging) rehashKept(ctx context.Context, kr format.KeptReader, c *chec
 		k := int(min(int64(len(buf)), c.Offset-off))
 		if got, err := kr.ReadKeptAt(buf[:k], off); got < k {
 			return &refusal{
-				err:  fmt.Errorf("%w: --resume: the kept image ends at byte %d, the journal's checkpoint is at %d (%v): a kept segment was truncated or removed", ErrUsage, off+int64(got), c.Offset, err),
-				hint: "nothing was changed; the kept files no longer match the journal: start a new acquisition",
+				Err: fmt.Errorf("%w: --resume: the kept image ends at byte %d, the journal's checkpoint is at %d (%v): a kept segment was truncated or removed", ErrUsage, off+int64(got), c.Offset, err),
+				Tip: "nothing was changed; the kept files no longer match the journal: start a new acquisition",
 			}
 		}
 		var wg sync.WaitGroup
@@ -113,8 +113,8 @@ func (im *imaging) rehashKept(ctx context.Context, kr format.KeptReader, c *chec
 		}
 		if !reflect.DeepEqual(st, c.Hashes[alg.String()]) {
 			return &refusal{
-				err:  fmt.Errorf("%w: --resume: the kept image's %s differs from the journal's at the checkpoint (byte %d): a kept segment was changed since it was written", ErrUsage, alg, c.Offset),
-				hint: "nothing was changed; the kept files cannot be trusted: start a new acquisition (another --name or folder)",
+				Err: fmt.Errorf("%w: --resume: the kept image's %s differs from the journal's at the checkpoint (byte %d): a kept segment was changed since it was written", ErrUsage, alg, c.Offset),
+				Tip: "nothing was changed; the kept files cannot be trusted: start a new acquisition (another --name or folder)",
 			}
 		}
 	}
@@ -151,13 +151,13 @@ func (im *imaging) sampleSource(kr format.KeptReader, end int64, unreadable []re
 			continue // unreadable now: proves nothing either way
 		}
 		if got, err := kr.ReadKeptAt(kept[:n], off); got < n {
-			return 0, 0, &refusal{err: fmt.Errorf("%w: --resume: read kept image at byte %d: %v", ErrUsage, off, err), hint: "the kept files no longer match the journal: start a new acquisition"}
+			return 0, 0, &refusal{Err: fmt.Errorf("%w: --resume: read kept image at byte %d: %v", ErrUsage, off, err), Tip: "the kept files no longer match the journal: start a new acquisition"}
 		}
 		if !bytes.Equal(src[:n], kept[:n]) {
 			return 0, 0, &refusal{
-				err: fmt.Errorf("%w: --resume: the source is not the medium that was imaged: its %d bytes at byte %d differ from the kept image (%s)",
+				Err: fmt.Errorf("%w: --resume: the source is not the medium that was imaged: its %d bytes at byte %d differ from the kept image (%s)",
 					ErrUsage, n, off, im.a.source),
-				hint: "check that you named the right device after re-plugging (custodian info DEV shows model and serial); if the source itself changed, start a new acquisition",
+				Tip: "check that you named the right device after re-plugging (custodian info DEV shows model and serial); if the source itself changed, start a new acquisition",
 			}
 		}
 		compared++

@@ -45,8 +45,8 @@ func (a *Acquisition) writeBlock(r *report.Report, dev *blockdev.Device) (*write
 	p, err := blockdev.Protect(a.source)
 	if err != nil {
 		return nil, &refusal{
-			err:  fmt.Errorf("%w: could not set and confirm the source read-only: %w", ErrUsage, err),
-			hint: "unmount the source's filesystems and stop what holds it, or (at your own risk) pass --no-writeblock",
+			Err: fmt.Errorf("%w: could not set and confirm the source read-only: %w", ErrUsage, err),
+			Tip: "unmount the source's filesystems and stop what holds it, or (at your own risk) pass --no-writeblock",
 		}
 	}
 	wb.prot = p

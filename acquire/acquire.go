@@ -1023,7 +1023,7 @@ func (a *Acquisition) verify(ctx context.Context, r *report.Report, f format.For
 	for i, s := range r.Image.Segments {
 		files[i] = s.File
 	}
-	sums, n, err := MediaSums(ctx, f, root, files, set, &a.verified)
+	sums, n, err := mediaSums(ctx, f, root, files, set, &a.verified)
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -1049,11 +1049,11 @@ func (a *Acquisition) verify(ctx context.Context, r *report.Report, f format.For
 	return nil
 }
 
-// MediaSums hashes the media of a complete image with set: through the
+// mediaSums hashes the media of a complete image with set: through the
 // format's scan when it has one (each file read once, decoding on all
 // cores), otherwise through its reader. progress, when not nil, counts the
 // media bytes hashed.
-func MediaSums(ctx context.Context, f format.Format, root *os.Root, files []string, set hashing.Set, progress *atomic.Int64) (hashing.Sums, int64, error) {
+func mediaSums(ctx context.Context, f format.Format, root *os.Root, files []string, set hashing.Set, progress *atomic.Int64) (hashing.Sums, int64, error) {
 	var count io.Writer
 	if progress != nil {
 		count = counter{progress}

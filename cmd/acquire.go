@@ -41,19 +41,24 @@ func newAcquireCommand(g *globalOptions) *cobra.Command {
 	}
 	c := &cobra.Command{
 		Use:   "acquire SOURCE -o DIR [flags]",
-		Short: "Image a device or file into segmented raw files with hashes and a report",
+		Short: "Image a device or file into segmented raw or EWF-E01 files with hashes and a report",
 		Long: `Image SOURCE (a block device or a regular file) into DIR, read-only.
 
 The source is set read-only (BLKROSET) on the disk and all its partitions and
 confirmed before the first read; the block layer's write counters prove that
-nothing was written meanwhile. The stream is read once; every selected hash is
+nothing was written meanwhile, and every checkpoint re-checks the disk's
+medium and read-only flags. The stream is read once; every selected hash is
 computed over it in parallel; the image is written as NAME.001, NAME.002, …
-(named *.partial until the acquisition is complete and synced). Unreadable
-sectors are retried, narrowed down to the sector, zero-filled and listed.
-An interrupted acquisition (Ctrl-C, full disk) resumes with --resume.
+(--format raw) or NAME.E01, NAME.E02, … (--format ewf), named *.partial until
+the acquisition is complete and synced. Failed reads are re-read in 64 KiB
+clusters and scraped sector by sector; unreadable sectors are zero-filled and
+listed. An interrupted or crashed acquisition (Ctrl-C, full disk, SIGKILL)
+resumes with --resume, which first proves that what was kept came from this
+source.
 
 Outputs in DIR: the segments, NAME.report.json (+ .sig when signed),
-NAME.report.txt, and NAME.journal while incomplete.
+NAME.report.txt, NAME.map (a GNU ddrescue mapfile), and NAME.journal while
+incomplete. An existing DIR must be this user's and not writable by others.
 
 ` + exitStatusHelp,
 		Example: `  custodian acquire /dev/sdb -o /evidence/case-42 --case-number 2026-042 --examiner "J. Doe"

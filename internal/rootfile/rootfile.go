@@ -53,6 +53,21 @@ func Open(root *os.Root, name string, flag int) (*os.File, error) {
 		f.Close()
 		return nil, &NotRegularError{name, fmt.Sprintf("%d links, where a file of its own has one", st.Nlink)}
 	}
+	// os.Root resolves a symbolic link that stays inside the folder itself,
+	// O_NOFOLLOW notwithstanding: what was opened must be the name itself.
+	lfi, err := root.Lstat(name)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if lfi.Mode()&fs.ModeSymlink != 0 {
+		f.Close()
+		return nil, &NotRegularError{name, "a symbolic link, not followed"}
+	}
+	if !os.SameFile(fi, lfi) {
+		f.Close()
+		return nil, &NotRegularError{name, "replaced by another file while it was opened"}
+	}
 	return f, nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotRegular is wrapped (by a *NotRegularError) when a name is a
@@ -143,8 +145,31 @@ func Finalize(root *os.Root, partial, final string, size int64) error {
 	if err := f.Chmod(0o440); err != nil {
 		return err
 	}
-	if _, err := root.Lstat(final); err == nil {
-		return fmt.Errorf("%s: %s appeared during the acquisition; not overwritten", partial, final)
+	return renameNoReplace(root, partial, final)
+}
+
+// renameNoReplace renames from to to within root, failing if to exists:
+// one renameat2(RENAME_NOREPLACE) where the filesystem has it, else a check
+// and a rename (a file created between the two would be replaced).
+func renameNoReplace(root *os.Root, from, to string) error {
+	appeared := fmt.Errorf("%s: %s appeared during the acquisition; not overwritten", from, to)
+	d, err := root.Open(".")
+	if err != nil {
+		return err
 	}
-	return root.Rename(partial, final)
+	defer d.Close()
+	fd := int(d.Fd())
+	err = unix.Renameat2(fd, from, fd, to, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EEXIST):
+		return appeared
+	case !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS):
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	if _, err := root.Lstat(to); err == nil {
+		return appeared
+	}
+	return root.Rename(from, to)
 }

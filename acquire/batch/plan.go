@@ -73,10 +73,10 @@ type PlannedJob struct {
 
 // Space is one destination filesystem and what the batch needs of it.
 type Space struct {
-	Path string   // the nearest existing folder of the first job on it
-	Free int64    // bytes available
-	Need int64    // summed worst-case bytes of its jobs
-	Jobs []string // the jobs writing there
+	Path string   `json:"path"` // the nearest existing folder of the first job on it
+	Free int64    `json:"free"` // bytes available
+	Need int64    `json:"need"` // summed worst-case bytes of its jobs
+	Jobs []string `json:"jobs"` // the jobs writing there
 }
 
 // Plan is a validated batch: the jobs in file order, the chains (indices

@@ -110,9 +110,11 @@ func runBatch(cmd *cobra.Command, g *globalOptions, o *batchOptions, file string
 		problems = append(problems, more...)
 	}
 	var plan *batch.Plan
-	if len(problems) == 0 {
+	if bf != nil && len(bf.Jobs) > 0 {
 		cfg.Resume = o.resume
-		plan, problems = batch.Validate(cfg)
+		var more batch.Problems
+		plan, more = batch.Validate(cfg)
+		problems = append(problems, more...)
 	}
 	if len(problems) > 0 {
 		problems.Sort()
@@ -262,11 +264,8 @@ func batchConfig(g *globalOptions, bf *batch.File, file string) (batch.Config, b
 			ps = append(ps, batch.Problem{Job: label, Line: spec.Line, Msg: "no source: every job needs 'source:' (a block device or an image file)"})
 			bad = true
 		}
-		if bad {
-			continue
-		}
 		name := o.name
-		if name == "" {
+		if name == "" && source != "" {
 			name = acquire.DefaultName(source) // as acquire derives it
 			o.name = name
 		}
@@ -278,12 +277,17 @@ func batchConfig(g *globalOptions, bf *batch.File, file string) (batch.Config, b
 		if dir == "" {
 			o.output = "." // the missing output is the batch's problem, reported once by Validate
 		}
-		opts, err := o.acquisition(&jg, f, source, signers)
-		if err != nil {
-			ps = append(ps, batch.Problem{Job: label, Line: spec.Line, Msg: err.Error(), Hint: strings.Join(hintsOf(err), "; ")})
-			continue
+		job := batch.Job{Label: label, Line: spec.Line, Source: source, Dir: dir, Options: acquire.Options{Name: name}, Unresolved: bad}
+		if !bad {
+			opts, err := o.acquisition(&jg, f, source, signers)
+			if err != nil {
+				ps = append(ps, batch.Problem{Job: label, Line: spec.Line, Msg: err.Error(), Hint: strings.Join(hintsOf(err), "; ")})
+				job.Unresolved = true
+			} else {
+				job.Options = opts
+			}
 		}
-		cfg.Jobs = append(cfg.Jobs, batch.Job{Label: label, Line: spec.Line, Source: source, Dir: dir, Options: opts})
+		cfg.Jobs = append(cfg.Jobs, job)
 	}
 	return cfg, ps
 }

@@ -34,6 +34,11 @@ type Job struct {
 	// Options are the job's acquisition options; Options.Name is the job's
 	// name. Resume and OnEvent are set by the runner.
 	Options acquire.Options
+	// Unresolved says the caller already reported problems with the job's
+	// settings: Options holds only the name, and only the checks across
+	// jobs (sources, names, folders) apply, so every problem is still
+	// found in one pass.
+	Unresolved bool
 }
 
 // Config is a batch to validate.
@@ -112,16 +117,17 @@ func Validate(c Config) (*Plan, Problems) {
 		j := c.Jobs[i]
 		pj := PlannedJob{Job: j, Action: ActionStart}
 		o := j.Options // Check fills defaults: on a copy
-		if err := o.Check(); err != nil {
+		if err := o.Check(); err != nil && !j.Unresolved {
 			add(&j, err.Error(), hintOf(err))
 		}
-		if prev, dup := names[j.Options.Name]; dup {
+		prev, nameDup := names[j.Options.Name]
+		if nameDup {
 			add(&j, fmt.Sprintf("the name %q is also %s's: each job needs its own name", j.Options.Name, prev), "give each job its own 'name:'")
 		} else {
 			names[j.Options.Name] = j.Label
 		}
-		if abs, err := filepath.Abs(j.Dir); err == nil {
-			if prev, dup := dirs[abs]; dup && names[j.Options.Name] == j.Label {
+		if abs, err := filepath.Abs(j.Dir); err == nil && j.Dir != "" {
+			if prev, dup := dirs[abs]; dup && !nameDup {
 				add(&j, fmt.Sprintf("the output folder %s is also %s's", abs, prev), "give each job its own name or output folder")
 			} else if !dup {
 				dirs[abs] = j.Label

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -231,6 +233,122 @@ jobs:
 		}
 		if typ := m["type"]; typ != "summary" && typ != "plan" && m["job"] == nil {
 			t.Errorf("line without job: %s", l)
+		}
+	}
+}
+
+// TestBatchSIGINTThenResume interrupts a real custodian batch process with
+// SIGINT while two slow disks are imaged and a third waits, then runs the
+// same batch with --resume: every job ends complete with its source's
+// hashes; the interrupted ones were resumed, not started again.
+func TestBatchSIGINTThenResume(t *testing.T) {
+	tmp := t.TempDir()
+	var devs []string
+	var wants []string
+	for i := range 3 {
+		o := faultdisk.Options{Size: 6 << 20, Content: faultdisk.Pattern(uint64(i + 1)), Rate: 3 << 20}
+		d := faultdisk.Device(t, o, 512)
+		devs = append(devs, d.Dev)
+		wants = append(wants, sha256Hex(o.Image()))
+	}
+	out := filepath.Join(tmp, "case")
+	yaml := fmt.Sprintf(`defaults:
+  output: %s
+  hash: [sha256]
+  read-size: 256KiB
+  checkpoint-every: 1MiB
+  restore-writeblock: true
+jobs:
+  - {source: %s, name: d0}
+  - {source: %s, name: d1}
+  - {source: %s, name: d2}
+`, out, devs[0], devs[1], devs[2])
+	file := filepath.Join(tmp, "batch.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := custodianProcess(t, "batch", file, "--jobs", "2", "--json")
+	stdout, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// Interrupt once both first jobs imaged a little.
+	started := 0
+	var seen []string
+	deadline := time.After(30 * time.Second)
+wait:
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("custodian ended before it was interrupted:\n%s\n%s", strings.Join(seen, "\n"), stderr.String())
+			}
+			seen = append(seen, l)
+			if strings.Contains(l, `"type":"job_start"`) {
+				started++
+			}
+			if started == 2 {
+				time.Sleep(1200 * time.Millisecond)
+				break wait
+			}
+		case <-deadline:
+			t.Fatal("no two jobs started within 30 s")
+		}
+	}
+	if err := c.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for l := range lines {
+		seen = append(seen, l)
+	}
+	werr := c.Wait()
+	if code := exitOf(werr); code != ExitFailure {
+		t.Fatalf("interrupted batch: exit %d, want %d\n%s\n%s", code, ExitFailure, strings.Join(seen, "\n"), stderr.String())
+	}
+	s := readSummary(t, filepath.Join(out, batch.SummaryName))
+	if s.Finished {
+		t.Errorf("the summary of an interrupted batch says finished")
+	}
+	statuses := map[string]string{}
+	for _, j := range s.Jobs {
+		statuses[j.Name] = j.Status
+	}
+	if statuses["d0"] != "incomplete" || statuses["d1"] != "incomplete" || statuses["d2"] != batch.StateNotStarted {
+		t.Fatalf("statuses after SIGINT: %v\n%s", statuses, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "--resume") {
+		t.Errorf("no --resume hint:\n%s", stderr.String())
+	}
+
+	code, rout, rerr := runCLI(t, "batch", file, "--jobs", "2", "--resume", "--json")
+	if code != ExitOK {
+		t.Fatalf("--resume: exit %d\n%s\n%s", code, rout, rerr)
+	}
+	s = readSummary(t, filepath.Join(out, batch.SummaryName))
+	for i, j := range s.Jobs {
+		wantAction := batch.ActionResume
+		if i == 2 {
+			wantAction = batch.ActionStart
+		}
+		if j.Status != string(report.StatusComplete) || j.ExitCode != ExitOK || j.Hashes["sha256"] != wants[i] || j.Action != wantAction {
+			t.Errorf("%s after --resume: %s exit %d action %s sha256 %s, want complete 0 %s %s", j.Name, j.Status, j.ExitCode, j.Action, j.Hashes["sha256"], wantAction, wants[i])
+		}
+		r, err := readReportFile(j.Report)
+		if err != nil || !r.Settings.Resumed && i < 2 {
+			t.Errorf("%s: report %v, resumed %v", j.Name, err, r != nil && r.Settings.Resumed)
 		}
 	}
 }

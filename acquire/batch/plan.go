@@ -372,6 +372,7 @@ func (j *PlannedJob) size() int64 {
 // filesystem whose free space is smaller.
 func (p *Plan) space() Problems {
 	byDev := map[uint64]int{}
+	p.Space = []Space{}
 	for _, j := range p.Jobs {
 		if j.Action == ActionSkip || j.Options.Force || j.Info == nil {
 			continue

@@ -236,32 +236,32 @@ func settings(n *yaml.Node, job string, inDefaults bool) ([]Setting, Problems) {
 	return out, ps
 }
 
-// near says whether s is a likely typo of want.
+// near says whether s is a likely typo of want: at most two edits
+// (insertions, deletions, substitutions, swaps of neighbours) away.
 func near(s, want string) bool {
-	s = strings.ToLower(s)
-	if s == want {
-		return true
+	a, b := strings.ToLower(s), want
+	// Optimal string alignment distance.
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
 	}
-	// One edit away, or one letter missing or extra.
-	if d := len(s) - len(want); d < -1 || d > 1 {
-		return false
+	for j := range d[0] {
+		d[0][j] = j
 	}
-	diff := 0
-	for i, j := 0, 0; i < len(s) || j < len(want); {
-		switch {
-		case i < len(s) && j < len(want) && s[i] == want[j]:
-			i, j = i+1, j+1
-			continue
-		case len(s) > len(want):
-			i++
-		case len(s) < len(want):
-			j++
-		default:
-			i, j = i+1, j+1
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		diff++
 	}
-	return diff <= 1
+	return d[len(a)][len(b)] <= 2
 }
 
 // errNoSource is the problem of a job without source.

@@ -335,5 +335,10 @@ func (p *batchOutput) summary(s *batch.Summary, path string) {
 			formatSize(j.UnreadableBytes), (time.Duration(j.DurationSeconds * float64(time.Second))).Round(100*time.Millisecond), h)
 	}
 	_ = tw.Flush()
+	for _, j := range s.Jobs {
+		if j.Error != "" {
+			fmt.Fprintf(p.stderr, "custodian: %s: %s\n", j.Name, j.Error)
+		}
+	}
 	fmt.Fprintf(p.stderr, "summary: %s (exit status %d)\n", path, s.ExitCode)
 }

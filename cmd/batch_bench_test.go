@@ -93,6 +93,7 @@ func BenchmarkBatch(b *testing.B) {
 		{"cached-2", cached, 2, []int{1, 2}},
 		{"cached-4", cached, 4, []int{1, 2, 4}},
 		{"slow-2", slow, 2, []int{1, 2}},
+		{"slow-4", slow, 4, []int{1, 2, 4}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			devs := tc.devs(b, tc.n)

@@ -242,7 +242,10 @@ func statusLine(j batch.JobProgress, r *rates, now time.Time) string {
 	if rate > 0 && j.State == batch.StateRunning {
 		eta = time.Duration(float64(j.Total-cur) / float64(rate) * float64(time.Second)).Round(time.Second).String()
 	}
-	s += fmt.Sprintf(" %9s/%-9s %5.1f%% %9s/s ETA %-8s", formatSize(cur), formatSize(j.Total), pct, formatSize(rate), eta)
+	s += fmt.Sprintf(" %9s/%-9s %5.1f%%", formatSize(cur), formatSize(j.Total), pct)
+	if j.State == batch.StateRunning {
+		s += fmt.Sprintf(" %9s/s ETA %-8s", formatSize(rate), eta)
+	}
 	if j.Unreadable > 0 {
 		s += " unreadable " + formatSize(j.Unreadable)
 	}

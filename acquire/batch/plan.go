@@ -187,6 +187,9 @@ func Validate(c Config) (*Plan, Problems) {
 		add(nil, err.Error(), "")
 	}
 	for i := range plan.Jobs {
+		if plan.Jobs[i].Dir == "" {
+			continue // no output folder: reported above
+		}
 		if err := plan.Jobs[i].existing(c.Resume); err != nil {
 			add(&plan.Jobs[i].Job, err.Error(), hintOf(err))
 		}
@@ -374,7 +377,7 @@ func (p *Plan) space() Problems {
 	byDev := map[uint64]int{}
 	p.Space = []Space{}
 	for _, j := range p.Jobs {
-		if j.Action == ActionSkip || j.Options.Force || j.Info == nil {
+		if j.Action == ActionSkip || j.Options.Force || j.Info == nil || j.Dir == "" {
 			continue
 		}
 		st, existing, err := statNearest(j.Dir)

@@ -202,6 +202,16 @@ func Validate(c Config) (*Plan, Problems) {
 	return plan, nil
 }
 
+// hintedError is an error with a hint for the user.
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() }
+func (e *hintedError) Unwrap() error { return e.err }
+func (e *hintedError) Hint() string  { return e.hint }
+
 // hinted is an error with a hint (acquire's refusals are).
 type hinted interface{ Hint() string }
 
@@ -337,7 +347,8 @@ func (j *PlannedJob) existing(resume bool) error {
 	if !resume {
 		j.Need = j.size()
 		if len(mine) > 0 {
-			return fmt.Errorf("the folder %s already holds %s (an earlier run of this job)", j.Dir, strings.Join(mine, ", "))
+			return &hintedError{fmt.Errorf("the folder %s already holds %s (an earlier run of this job)", j.Dir, strings.Join(mine, ", ")),
+				"run the same batch with --resume: complete jobs are skipped, interrupted ones continue"}
 		}
 		return nil
 	}
@@ -356,7 +367,8 @@ func (j *PlannedJob) existing(resume bool) error {
 	}
 	j.Need = j.size()
 	if len(mine) > 0 {
-		return fmt.Errorf("the folder %s holds %s but no journal to resume from", j.Dir, strings.Join(mine, ", "))
+		return &hintedError{fmt.Errorf("the folder %s holds %s but no journal to resume from", j.Dir, strings.Join(mine, ", ")),
+			"the run was stopped before its first checkpoint: look at the files (the report says how far it got), then move them away and run the batch again with --resume"}
 	}
 	return nil
 }

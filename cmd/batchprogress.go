@@ -342,6 +342,9 @@ func (p *batchOutput) summary(s *batch.Summary, path string) {
 		if j.Error != "" {
 			fmt.Fprintf(p.stderr, "custodian: %s: %s\n", j.Name, j.Error)
 		}
+		if j.Hint != "" {
+			fmt.Fprintf(p.stderr, "custodian: %s: hint: %s\n", j.Name, j.Hint)
+		}
 	}
 	fmt.Fprintf(p.stderr, "summary: %s (exit status %d)\n", path, s.ExitCode)
 }

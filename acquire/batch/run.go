@@ -71,9 +71,11 @@ type JobResult struct {
 	// Status is the report's status (complete, incomplete, failed), or
 	// "not started" (interrupted before) or "refused" (the acquisition
 	// refused to begin: nothing written).
-	Status          string        `json:"status"`
-	ExitCode        int           `json:"exit_code"`
-	Error           string        `json:"error,omitempty"`
+	Status   string `json:"status"`
+	ExitCode int    `json:"exit_code"`
+	Error    string `json:"error,omitempty"`
+	// Hint says what to do about Error, when the acquisition knew.
+	Hint            string        `json:"hint,omitempty"`
 	Hashes          report.Hashes `json:"hashes"`
 	UnreadableBytes int64         `json:"unreadable_bytes"`
 	Verified        *bool         `json:"verified,omitempty"`
@@ -253,7 +255,7 @@ func (b *Batch) runJob(ctx context.Context, k int) {
 	res.DurationSeconds = t1.Sub(t0).Seconds()
 	res.ExitCode = exitcode.Of(err)
 	if err != nil {
-		res.Error = err.Error()
+		res.Error, res.Hint = err.Error(), hintOf(err)
 	}
 	if r == nil {
 		res.Status = "refused"

@@ -113,7 +113,7 @@ func TestValidateAcrossJobs(t *testing.T) {
 	for _, want := range []string{
 		`a2: the name "a" is also a's`,
 		"a2: source " + tmp + "/link.img is the same as a's",
-		"b: invalid acquisition request: --segment-size 3 is below the minimum",
+		"--segment-size 3 is below the minimum", // acquire's wording after "b: "
 		"u: source " + tmp + "/nope.img does not exist",
 	} {
 		if !strings.Contains(got, want) {

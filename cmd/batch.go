@@ -123,7 +123,7 @@ func runBatch(cmd *cobra.Command, g *globalOptions, o *batchOptions, file string
 	}
 	out := newBatchOutput(g, o.json)
 	if o.dryRun {
-		out.plan(plan, o.jobs)
+		out.plan(plan, o.jobs, o.json)
 		return nil
 	}
 	b := batch.New(plan, batch.RunOptions{Parallel: o.jobs, OnStart: out.jobStart, OnEnd: out.jobEnd, OnEvent: out.event})

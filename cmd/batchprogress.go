@@ -259,11 +259,12 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// plan prints the dry run's plan.
-func (p *batchOutput) plan(plan *batch.Plan, parallel int) {
+// plan prints the dry run's plan: as one JSON line with --json, else as
+// text (also into a pipe: a plan is read by people).
+func (p *batchOutput) plan(plan *batch.Plan, parallel int, jsonFlag bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.jsonLines {
+	if jsonFlag {
 		type planJob struct {
 			Name   string       `json:"name"`
 			Source string       `json:"source"`

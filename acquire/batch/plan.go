@@ -353,11 +353,12 @@ func (j *PlannedJob) existing(resume bool) error {
 		return nil
 	}
 	if b, err := rootfile.ReadAll(root, name+".report.json", 64<<20); err == nil {
+		// A complete report is written last: a journal beside it is one a
+		// crash left before removing it (acquire --resume refuses such a
+		// folder as already complete).
 		if r, err := report.Parse(b); err == nil && r.Status == report.StatusComplete {
-			if _, jerr := root.Lstat(name + ".journal"); errors.Is(jerr, fs.ErrNotExist) {
-				j.Action, j.Report = ActionSkip, r
-				return nil
-			}
+			j.Action, j.Report = ActionSkip, r
+			return nil
 		}
 	}
 	if _, err := root.Lstat(name + ".journal"); err == nil {

@@ -96,7 +96,8 @@ result; the exit status is the worst of the jobs' (4 > 1 > 2 > 3 > 0).
 
 func runBatch(cmd *cobra.Command, g *globalOptions, o *batchOptions, file string) error {
 	if o.jobs < 1 {
-		return usageErrorf("--jobs must be at least 1, got %d", o.jobs)
+		return usageError(fmt.Errorf("--jobs must be at least 1, got %d", o.jobs),
+			fmt.Sprintf("--jobs 1 runs the jobs one after another; the default is %d", DefaultJobs))
 	}
 	data, err := readBatchFile(file)
 	if err != nil {
@@ -169,7 +170,8 @@ func withoutFlag(args []string, flag string) []string {
 func readBatchFile(file string) ([]byte, error) {
 	fh, err := os.Open(file)
 	if err != nil {
-		return nil, usageError(fmt.Errorf("read the batch file: %w", err))
+		return nil, usageError(fmt.Errorf("read the batch file: %w", err),
+			"give the YAML file that lists the jobs; 'custodian batch --help' shows its format")
 	}
 	defer fh.Close()
 	data, err := io.ReadAll(io.LimitReader(fh, batch.MaxFileSize+1))

@@ -180,7 +180,8 @@ func TestValidateSpace(t *testing.T) {
 }
 
 // TestValidateOutputOnSource: a folder on the filesystem of any job's
-// source device is refused, for that job and for the others.
+// source device is refused, for that job and for the others; a mounted
+// source is refused (acquire would refuse it at run time).
 func TestValidateOutputOnSource(t *testing.T) {
 	looptest.RequireTool(t, "mkfs.ext4", "e2fsprogs")
 	tmp := t.TempDir()
@@ -204,7 +205,8 @@ func TestValidateOutputOnSource(t *testing.T) {
 		{Label: "file", Source: filepath.Join(tmp, "f.img"), Dir: filepath.Join(mnt, "out", "file"), Options: options("file")},
 	}})
 	got := messages(ps)
-	if !strings.Contains(got, "file: its output folder "+mnt+"/out/file is on a filesystem of a source device") || len(ps) != 1 {
+	if !strings.Contains(got, "file: its output folder "+mnt+"/out/file is on a filesystem of a source device") ||
+		!strings.Contains(got, "disk: source "+dev+" is in use ("+mnt+")") || len(ps) != 2 {
 		t.Errorf("problems:\n%s", got)
 	}
 }

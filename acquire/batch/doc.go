@@ -11,7 +11,8 @@
 //     dash (case_number is case-number).
 //   - [Validate] checks the whole batch before anything starts and returns
 //     every problem at once ([Problems]): sources that are missing or
-//     neither a block device nor a regular file, the same source twice,
+//     neither a block device nor a regular file, sources in use (mounted or
+//     held) without AllowBusy, the same source twice,
 //     duplicate names and folders, an output folder on any job's source
 //     device, existing images without resume, each job's options
 //     ([acquire.Options.Check]), and, per destination filesystem, the

@@ -150,6 +150,10 @@ func Validate(c Config) (*Plan, Problems) {
 				sources[id] = j.Label
 			}
 			related = append(related, info.RelatedDevNums()...)
+			if busy := append(slices.Clone(info.Mounts), info.Holders...); len(busy) > 0 && !j.Options.AllowBusy && !j.Unresolved {
+				add(&j, fmt.Sprintf("source %s is in use (%s): acquire would refuse it after other jobs began", j.Source, strings.Join(busy, ", ")),
+					"unmount it (or stop what holds it), or add 'allow-busy: true' to the job to image it as it is")
+			}
 		}
 		plan.Jobs = append(plan.Jobs, pj)
 	}

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -257,5 +259,90 @@ func TestRunOneFailureDoesNotStopOthers(t *testing.T) {
 	}
 	if s.Finished || s.Jobs[0].Status != StateNotStarted || s.Jobs[1].Status != StateNotStarted || s.ExitCode != exitcode.Failure {
 		t.Errorf("cancelled batch: %+v", s)
+	}
+}
+
+// TestResumeActions: with resume, a folder with a complete report is
+// skipped, one with a journal is resumed, an empty one started; without
+// resume, any earlier output of the job is refused.
+func TestResumeActions(t *testing.T) {
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "out")
+	var jobs []Job
+	for _, n := range []string{"done", "cut", "fresh"} {
+		writeFile(t, filepath.Join(tmp, n+".img"), 256<<10)
+		jobs = append(jobs, Job{Label: n, Source: filepath.Join(tmp, n+".img"), Dir: filepath.Join(out, n), Options: options(n)})
+	}
+	if _, err := acquire.New(jobs[0].Source, jobs[0].Dir, jobs[0].Options).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := acquire.New(jobs[1].Source, jobs[1].Dir, jobs[1].Options).Run(cancelled); err == nil {
+		t.Fatal("a cancelled acquisition succeeded")
+	}
+	plan, ps := Validate(Config{Output: out, Jobs: jobs, Resume: true})
+	if ps != nil {
+		t.Fatal(ps)
+	}
+	var got []Action
+	for _, j := range plan.Jobs {
+		got = append(got, j.Action)
+	}
+	if d := cmp.Diff([]Action{ActionSkip, ActionResume, ActionStart}, got); d != "" {
+		t.Errorf("actions (-want +got):\n%s", d)
+	}
+	s, err := New(plan, RunOptions{Parallel: 3}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range s.Jobs {
+		if j.Status != "complete" || j.ExitCode != 0 || j.Hashes["sha256"] == "" {
+			t.Errorf("%s: %s exit %d", j.Name, j.Status, j.ExitCode)
+		}
+	}
+	_, ps = Validate(Config{Output: out, Jobs: jobs})
+	if len(ps) != 3 || !strings.Contains(ps[0].Msg, "already holds") || ps[0].Hint == "" {
+		t.Errorf("without resume: %v", ps)
+	}
+}
+
+// TestParallelLimit: never more than Parallel jobs run at once, and with
+// enough chains that many do.
+func TestParallelLimit(t *testing.T) {
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "out")
+	var jobs []Job
+	for i := range 5 {
+		n := string(rune('a' + i))
+		writeFile(t, filepath.Join(tmp, n+".img"), 8<<20)
+		jobs = append(jobs, Job{Label: n, Source: filepath.Join(tmp, n+".img"), Dir: filepath.Join(out, n), Options: options(n)})
+	}
+	plan, ps := Validate(Config{Output: out, Jobs: jobs})
+	if ps != nil {
+		t.Fatal(ps)
+	}
+	var mu sync.Mutex
+	running, peak := 0, 0
+	_, err := New(plan, RunOptions{
+		Parallel: 2,
+		OnStart: func(string) {
+			mu.Lock()
+			running++
+			peak = max(peak, running)
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond) // let the other worker start
+		},
+		OnEnd: func(r JobResult) {
+			mu.Lock()
+			running--
+			mu.Unlock()
+		},
+	}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak != 2 {
+		t.Errorf("at most %d jobs ran at once, want 2", peak)
 	}
 }

@@ -36,7 +36,9 @@ type RunOptions struct {
 	Parallel int
 	// OnStart, OnEnd and OnEvent are called from the job's goroutine
 	// (several jobs call them concurrently); they must not block for long.
-	// Any may be nil.
+	// Any may be nil. OnStart is called for the jobs that run, just before
+	// their acquisition begins; OnEnd for every job, also skipped and not
+	// started ones.
 	OnStart func(job string)
 	OnEnd   func(res JobResult)
 	OnEvent func(job string, e report.Event)

@@ -205,10 +205,10 @@ func (p *batchOutput) draw(jobs []batch.JobProgress, r *rates, now time.Time, fi
 		}
 		return
 	}
-	width := 120
+	width, height := 120, 40
 	if f, ok := p.stderr.(*os.File); ok {
-		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 20 {
-			width = w
+		if w, h, err := term.GetSize(int(f.Fd())); err == nil && w > 20 && h > 4 {
+			width, height = w, h
 		}
 	}
 	var b strings.Builder
@@ -219,11 +219,40 @@ func (p *batchOutput) draw(jobs []batch.JobProgress, r *rates, now time.Time, fi
 		b.WriteString(l + "\n")
 	}
 	p.pending = nil
-	for _, j := range jobs {
-		b.WriteString(truncate(statusLine(j, r, now), width-1) + "\n")
+	lines := areaLines(jobs, r, now, height/2)
+	for _, l := range lines {
+		b.WriteString(truncate(l, width-1) + "\n")
 	}
-	p.drawn = len(jobs)
+	p.drawn = len(lines)
 	_, _ = io.WriteString(p.stderr, b.String())
+}
+
+// areaLines is the status area: a line per job, or, when there are more
+// jobs than max lines (an area taller than the screen cannot be redrawn),
+// a line per running job and one counting the others.
+func areaLines(jobs []batch.JobProgress, r *rates, now time.Time, max int) []string {
+	var out []string
+	if len(jobs) <= max {
+		for _, j := range jobs {
+			out = append(out, statusLine(j, r, now))
+		}
+		return out
+	}
+	counts := map[string]int{}
+	for _, j := range jobs {
+		if j.State == batch.StateRunning && len(out) < max-1 {
+			out = append(out, statusLine(j, r, now))
+			continue
+		}
+		counts[j.State]++
+	}
+	var parts []string
+	for _, st := range []string{batch.StateRunning, batch.StateWaiting, batch.StateDone, batch.StateSkipped, batch.StateNotStarted} {
+		if counts[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+		}
+	}
+	return append(out, "… and "+strings.Join(parts, ", "))
 }
 
 // statusLine is one job's line of the status area.

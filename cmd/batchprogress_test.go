@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -54,5 +55,27 @@ func TestBatchStatusArea(t *testing.T) {
 	}
 	if !strings.Contains(lines[2], "usb") || !strings.Contains(lines[2], "waiting") {
 		t.Errorf("waiting job's line: %q", lines[2])
+	}
+}
+
+// TestBatchStatusAreaManyJobs: more jobs than fit show the running ones
+// and a count of the rest.
+func TestBatchStatusAreaManyJobs(t *testing.T) {
+	var jobs []batch.JobProgress
+	for i := range 30 {
+		st := batch.StateWaiting
+		switch {
+		case i < 2:
+			st = batch.StateRunning
+		case i < 10:
+			st = batch.StateDone
+		}
+		jobs = append(jobs, batch.JobProgress{Name: fmt.Sprint("j", i), State: st,
+			Progress: acquire.Progress{Phase: acquire.PhaseImage, Total: 1 << 20}})
+	}
+	got := areaLines(jobs, newRates(), time.Now(), 10)
+	if len(got) != 3 || !strings.HasPrefix(got[0], "j0 ") || !strings.HasPrefix(got[1], "j1 ") ||
+		got[2] != "… and 20 waiting, 8 done" {
+		t.Errorf("area:\n%s", strings.Join(got, "\n"))
 	}
 }

@@ -228,11 +228,11 @@ func (p *batchOutput) draw(jobs []batch.JobProgress, r *rates, now time.Time, fi
 }
 
 // areaLines is the status area: a line per job, or, when there are more
-// jobs than max lines (an area taller than the screen cannot be redrawn),
+// jobs than maxLines (an area taller than the screen cannot be redrawn),
 // a line per running job and one counting the others.
-func areaLines(jobs []batch.JobProgress, r *rates, now time.Time, max int) []string {
+func areaLines(jobs []batch.JobProgress, r *rates, now time.Time, maxLines int) []string {
 	var out []string
-	if len(jobs) <= max {
+	if len(jobs) <= maxLines {
 		for _, j := range jobs {
 			out = append(out, statusLine(j, r, now))
 		}
@@ -240,7 +240,7 @@ func areaLines(jobs []batch.JobProgress, r *rates, now time.Time, max int) []str
 	}
 	counts := map[string]int{}
 	for _, j := range jobs {
-		if j.State == batch.StateRunning && len(out) < max-1 {
+		if j.State == batch.StateRunning && len(out) < maxLines-1 {
 			out = append(out, statusLine(j, r, now))
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/custodian-forensics/custodian/acquire"
 	"github.com/custodian-forensics/custodian/acquire/batch"
+	"github.com/custodian-forensics/custodian/internal/exitcode"
 	"github.com/custodian-forensics/custodian/internal/units"
 	"github.com/custodian-forensics/custodian/report"
 )
@@ -104,16 +105,13 @@ func runBatch(cmd *cobra.Command, g *globalOptions, o *batchOptions, file string
 		return err
 	}
 	bf, problems := batch.Parse(data)
-	var cfg batch.Config
-	if bf != nil && len(bf.Jobs) > 0 {
-		var more batch.Problems
-		cfg, more = batchConfig(g, bf, file)
-		problems = append(problems, more...)
-	}
 	var plan *batch.Plan
 	if bf != nil && len(bf.Jobs) > 0 {
+		// Every problem at once: the jobs' settings, then the checks
+		// across jobs (also of jobs whose settings had problems).
+		cfg, more := batchConfig(g, bf, file)
+		problems = append(problems, more...)
 		cfg.Resume = o.resume
-		var more batch.Problems
 		plan, more = batch.Validate(cfg)
 		problems = append(problems, more...)
 	}
@@ -136,7 +134,7 @@ func runBatch(cmd *cobra.Command, g *globalOptions, o *batchOptions, file string
 	}
 	out.summary(sum, filepath.Join(plan.Output, batch.SummaryName))
 	if runErr != nil {
-		return withCode(max(sum.ExitCode, ExitFailure), runErr, "the jobs' own folders hold their reports")
+		return withCode(exitcode.Worst(sum.ExitCode, ExitFailure), runErr, "the jobs' own folders hold their reports")
 	}
 	if sum.ExitCode == ExitOK {
 		return nil

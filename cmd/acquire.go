@@ -35,6 +35,13 @@ type acquireOptions struct {
 }
 
 func newAcquireCommand(g *globalOptions) *cobra.Command {
+	c, _ := acquireCommand(g)
+	return c
+}
+
+// acquireCommand builds the acquire command and returns its options too:
+// batch parses each job through this same flag set.
+func acquireCommand(g *globalOptions) (*cobra.Command, *acquireOptions) {
 	o := &acquireOptions{
 		segmentSize: 2 << 30, readSize: acquire.DefaultReadSize, ckpt: acquire.DefaultCheckpoint,
 		hashes: hashing.Set{hashing.MD5, hashing.SHA1, hashing.SHA256},
@@ -98,7 +105,7 @@ incomplete. An existing DIR must be this user's and not writable by others.
 	f.Var(&o.ckpt, "checkpoint-every", "save resume state every SIZE imaged, and at every segment end (each costs one fsync)")
 	f.IntVar(&o.buffers, "buffers", acquire.DefaultBuffers, "read buffers in flight; memory is buffers × read size (advanced)")
 	c.MarkFlagRequired("output")
-	return c
+	return c, o
 }
 
 // segmentHashes resolves --segment-hash against the selected hashes.
@@ -116,46 +123,13 @@ func segmentHashes(spec string, hashes hashing.Set) (hashing.Set, error) {
 }
 
 func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *cobra.Command, source string) error {
-	f := cmd.Flags()
-	if strings.TrimSpace(o.output) == "" {
-		return usageError(errors.New("-o, --output needs an evidence folder, got an empty name"),
-			"custodian acquire "+source+" -o /evidence/case-42 (the folder is created if missing)")
-	}
-	if !f.Changed("segment-size") {
-		o.segmentSize = sizeValue(acquire.DefaultSegmentSize(o.format))
-	}
-	if o.format == "raw" && f.Changed("compress") && o.compress != "none" {
-		return usageErrorf("--compress %s is for --format ewf; raw images are not compressed", o.compress)
-	}
-	segHashes, err := segmentHashes(o.segmentHash, o.hashes)
-	if err != nil {
-		return usageError(fmt.Errorf("--segment-hash: %w", err))
-	}
-	if o.retries < 0 || o.buffers < 2 {
-		return usageErrorf("--retries must be ≥ 0 and --buffers ≥ 2")
-	}
-	name := o.name
-	if name == "" {
-		name = acquire.DefaultName(source)
-	}
-	// The key is checked before imaging: a wrong passphrase costs seconds.
-	signer, err := loadSigner(o.signKey, g.stdin, g.stderr)
+	opts, err := o.acquisition(g, cmd.Flags(), source, nil)
 	if err != nil {
 		return err
 	}
+	name := opts.Name
 	out := newProgressOutput(g, o.json)
-	opts := acquire.Options{
-		Name: name, Format: o.format, SegmentSize: int64(o.segmentSize),
-		Hashes: o.hashes, SegmentHashes: segHashes, HashWindow: int64(o.hashWindow),
-		Compression: o.compress, Case: o.caseInfo,
-		ReadSize: int(o.readSize), Buffers: o.buffers, Retries: o.retries, CheckpointEvery: int64(o.ckpt),
-		Verify: o.verify, Resume: o.resume,
-		WriteBlock: !o.noWriteBlock, RestoreWriteBlock: o.restoreWB,
-		AllowBusy: o.allowBusy, Force: o.force, AllowForeignFolder: o.allowForeign, Signer: signer,
-		Origins:     origins(g, f),
-		ToolVersion: Version(), CommandLine: append([]string{"custodian"}, g.args...),
-		OnEvent: out.event,
-	}
+	opts.OnEvent = out.event
 	a := acquire.New(source, o.output, opts)
 	stop := out.start(a.Progress)
 	r, runErr := a.Run(ctx)

@@ -110,6 +110,7 @@ over the environment, which wins over the config file.
 		newVerifyCommand(g), newKeygenCommand(g),
 		newInfoCommand(g),
 		newWriteblockCommand(g),
+		newBatchCommand(g),
 	)
 	return root
 }

@@ -13,7 +13,8 @@
 // [Options.DeadFrom] every read from that offset on fails (a disk that
 // stopped answering); [Disk.SetBad] and [Disk.SetDeadFrom] change the
 // faults while the disk is in use. [Options.FailDelay] makes failed reads
-// slow, as on a drive that retries internally. The file is
+// slow, as on a drive that retries internally; [Options.Rate] limits the
+// disk to a fixed number of bytes per second (a slow USB disk). The file is
 // opened with FOPEN_DIRECT_IO, so the FUSE side keeps no page cache and
 // every read the loop driver issues reaches [Disk]'s Read handler, where it
 // is logged ([Disk.Reads], [Disk.ReadsOf], [Disk.Failures]).

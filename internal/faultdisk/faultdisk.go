@@ -49,6 +49,10 @@ type Options struct {
 	Flaky []Flaky
 	// Delay is slept in every read (a slow disk).
 	Delay time.Duration
+	// Rate, when > 0, limits the disk to Rate bytes per second, whatever
+	// the size and number of reads in flight (a USB disk whose medium is
+	// the limit): each read waits for its turn and takes len/Rate.
+	Rate int64
 	// FailDelay is slept in every read that fails, on top of Delay (a
 	// drive that retries internally before it gives up on a sector).
 	FailDelay time.Duration
@@ -127,6 +131,22 @@ type Disk struct {
 	reads    []Read
 	bad      []Range // o.Bad, until SetBad
 	deadFrom int64   // o.DeadFrom, until SetDeadFrom
+
+	rateMu   sync.Mutex
+	rateNext time.Time // when the medium is free again (o.Rate)
+}
+
+// throttle reserves the medium for n bytes at o.Rate and returns when that
+// transfer would have ended.
+func (d *Disk) throttle(n int) time.Time {
+	d.rateMu.Lock()
+	defer d.rateMu.Unlock()
+	start := time.Now()
+	if d.rateNext.After(start) {
+		start = d.rateNext
+	}
+	d.rateNext = start.Add(time.Duration(float64(n) / float64(d.o.Rate) * float64(time.Second)))
+	return d.rateNext
 }
 
 // SetBad replaces the bad ranges while the disk is mounted (a disk that
@@ -252,6 +272,13 @@ func (n *node) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64
 	if n.d.o.Delay > 0 {
 		select {
 		case <-time.After(n.d.o.Delay):
+		case <-ctx.Done():
+			return nil, syscall.EINTR
+		}
+	}
+	if n.d.o.Rate > 0 {
+		select {
+		case <-time.After(time.Until(n.d.throttle(len(dest)))):
 		case <-ctx.Done():
 			return nil, syscall.EINTR
 		}

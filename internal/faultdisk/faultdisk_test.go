@@ -187,6 +187,30 @@ func TestDelay(t *testing.T) {
 	}
 }
 
+// TestRate: 2 MiB at 4 MiB/s take about half a second, whether read in one
+// request or in several at once (the rate is the medium's, not a read's).
+func TestRate(t *testing.T) {
+	o := faultdisk.Options{Size: 2 << 20, Rate: 4 << 20}
+	d := faultdisk.Device(t, o, 512)
+	f := openDirect(t, d.Dev)
+	start := time.Now()
+	done := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			_, err := f.ReadAt(aligned(512<<10), int64(i)*512<<10)
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(start); el < 450*time.Millisecond || el > 3*time.Second {
+		t.Errorf("2 MiB at 4 MiB/s took %v, want about 500ms", el)
+	}
+}
+
 // TestLoopDirectIOSetting records how the loop driver's own --direct-io
 // setting behaves over a FUSE file: Device uses the default (off), which is
 // enough because FOPEN_DIRECT_IO already keeps FUSE uncached.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/custodian-forensics/custodian/blockdev"
+	"github.com/custodian-forensics/custodian/report"
 )
 
 // ErrSourceDead: after a long run of unreadable sectors, every probe ahead
@@ -347,10 +348,10 @@ func (r *sourceReader) probe(ctx context.Context, q int64, long bool) error {
 }
 
 // restore picks up the damage state from the journal's checkpoint (after
-// the unreadable ranges were restored).
-func (r *sourceReader) restore(c *checkpointRec) {
+// the unreadable ranges were restored) and the earlier runs' events.
+func (r *sourceReader) restore(c *checkpointRec, events []report.Event) {
 	rs := &r.rescue
-	for _, e := range c.Events {
+	for _, e := range events {
 		if damageKinds[e.Kind] {
 			rs.listed++
 		}

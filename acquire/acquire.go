@@ -69,6 +69,8 @@ type Acquisition struct {
 	verified   atomic.Int64
 	// unreadableSectors counts the logical sectors zero-filled so far.
 	unreadableSectors atomic.Int64
+	// sectorSize is the source's logical sector size, once it is open.
+	sectorSize int
 
 	// info is the source's identity from sysfs (block devices only), read
 	// once: each Inspect scans every entry of /sys/block.
@@ -133,6 +135,11 @@ func (a *Acquisition) event(level, kind, msg string, off, length int64) {
 	if length >= 0 {
 		e.Length = &length
 	}
+	if ss := int64(a.sectorSize); kind == "unreadable" && off >= 0 && length > 0 && ss > 0 {
+		// A run of unreadable sectors carries its sectors too.
+		first, n := off/ss, (length+ss-1)/ss
+		e.Sector, e.Sectors = &first, &n
+	}
 	a.mu.Lock()
 	a.events = append(a.events, e)
 	a.mu.Unlock()
@@ -189,6 +196,7 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 		a.note("warning", "busy", "the source is in use (mounted or held); read without exclusive access as asked (--allow-busy)")
 	}
 	a.total.Store(dev.Size())
+	a.sectorSize = dev.LogicalSectorSize()
 	if dev.IsBlock() {
 		a.info, a.infoErr = blockdev.Inspect(a.source)
 	}

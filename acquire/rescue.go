@@ -293,13 +293,7 @@ func (r *sourceReader) good() {
 // runEvent queues the event of the last unreadable range (one per run).
 func (r *sourceReader) runEvent(note string) {
 	u := r.unreadable[len(r.unreadable)-1]
-	ss := int64(r.sector)
-	n := (u.Length + ss - 1) / ss
-	what := fmt.Sprintf("%d unreadable sectors from sector %d", n, u.Offset/ss)
-	if n == 1 {
-		what = fmt.Sprintf("1 unreadable sector, sector %d", u.Offset/ss)
-	}
-	r.damage("error", "unreadable", fmt.Sprintf("%s (bytes %d to %d), zero-filled%s", what, u.Offset, u.Offset+u.Length-1, note), u.Offset, u.Length)
+	r.damage("warning", "unreadable", report.SectorRun(u, r.sector)+", zero-filled"+note, u.Offset, u.Length)
 }
 
 // probe reads single sectors at growing distances past q, the end of a dead

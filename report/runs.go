@@ -3,6 +3,7 @@ package report
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -133,4 +134,22 @@ type Partition struct {
 	Name     string `json:"name,omitempty"` // the GPT partition name
 	GUID     string `json:"guid,omitempty"` // the GPT unique partition GUID
 	Bootable bool   `json:"bootable,omitempty"`
+}
+
+// SectorRun describes a run of unreadable sectors, as the screen and the
+// text report show it: "sectors 2048–2055 (8 sectors, bytes
+// 1048576–1052671)", or "sector 2048 (1 sector, bytes 1048576–1049087)".
+func SectorRun(u Range, sectorSize int) string {
+	ss := int64(max(sectorSize, 1))
+	return FormatSectorRun(u.Offset/ss, (u.Length+ss-1)/ss, u.Offset, u.Length)
+}
+
+// FormatSectorRun is [SectorRun] of n sectors from sector first, holding
+// length bytes from byte off (an event's Sector, Sectors, Offset, Length).
+func FormatSectorRun(first, n, off, length int64) string {
+	bytes := fmt.Sprintf("bytes %d–%d", off, off+length-1)
+	if n == 1 {
+		return fmt.Sprintf("sector %d (1 sector, %s)", first, bytes)
+	}
+	return fmt.Sprintf("sectors %d–%d (%d sectors, %s)", first, first+n-1, n, bytes)
 }

@@ -503,8 +503,8 @@ type imaging struct {
 	start   int64
 	// handed is the stream offset up to which blocks were handed on.
 	handed int64
-	// spaceAt is when the destination's free space was last looked at.
-	spaceAt time.Time
+	// written is the stream offset up to which the writer wrote.
+	written atomic.Int64
 
 	// snap is the source disk's state when imaging began (block devices);
 	// every checkpoint compares the disk with it. changed is set when the
@@ -605,7 +605,8 @@ func (im *imaging) run(ctx context.Context) error {
 	if im.windows != nil {
 		consumers = append(consumers, im.windows)
 	}
-	consumers = append(consumers, &writeStage{w: im.w})
+	im.written.Store(im.start)
+	consumers = append(consumers, &writeStage{w: im.w, written: &im.written})
 	align := max(im.dev.PhysicalSectorSize(), im.dev.LogicalSectorSize(), 4096)
 	im.pl = newPool(o.Buffers, o.ReadSize, align)
 	im.fo = newFanout(ctx, consumers, o.Buffers, im.pl)
@@ -737,7 +738,7 @@ func (im *imaging) produce(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := im.checkSpace(size - off); err != nil {
+		if err := im.checkSpace(off, size-off); err != nil {
 			return err
 		}
 		buf, err := im.pl.get(ctx)

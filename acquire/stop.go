@@ -25,34 +25,31 @@ const drainLimit = 3 * time.Second
 // errLowSpace is wrapped (with ErrNoSpace) when the destination has too
 // little room left for the data in flight: imaging stops cleanly before
 // the filesystem is full, with a checkpoint.
-var errLowSpace = errors.New("the destination is almost full")
+var errLowSpace = errors.New("imaging stopped before it filled up")
 
 // spaceReserve is room kept for the journal, the map and the reports.
-const spaceReserve = 4 << 20
-
-// spaceEvery is how often the free space is looked at (one fstatfs).
-const spaceEvery = 250 * time.Millisecond
+const spaceReserve = 2 << 20
 
 // checkSpace stops imaging when the destination has less room than the
-// blocks in flight (and the next one) need, plus spaceReserve; left is what
-// remains to be read.
-func (im *imaging) checkSpace(left int64) error {
+// blocks handed on but not yet written, the next block (left is what
+// remains to be read from off) and spaceReserve need. One fstatfs per
+// block.
+func (im *imaging) checkSpace(off, left int64) error {
 	a := im.a
-	if a.lock == nil || time.Since(im.spaceAt) < spaceEvery {
+	if a.lock == nil {
 		return nil
 	}
-	im.spaceAt = time.Now()
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(int(a.lock.Fd()), &st); err != nil {
 		return nil // cannot tell: the writer's ENOSPC is the last word
 	}
 	free := int64(st.Bavail) * st.Bsize
-	need := min(int64(a.o.Buffers+1)*int64(a.o.ReadSize), left) + spaceReserve
+	need := max(off-im.written.Load(), 0) + min(int64(a.o.ReadSize), left) + spaceReserve
 	if free >= need {
 		return nil
 	}
-	return fmt.Errorf("%w: %w: %s has %s free, less than the %s the data in flight, the journal and the reports need; imaging stopped before it filled up",
-		ErrNoSpace, errLowSpace, a.dir, units.FormatSize(free), units.FormatSize(need))
+	return fmt.Errorf("%w: %s has only %s free, less than the %s the data in flight, the journal and the reports need (%w, at byte %d)",
+		ErrNoSpace, a.dir, units.FormatSize(free), units.FormatSize(need), errLowSpace, off)
 }
 
 // stopCheckpoint takes the checkpoint where the reader stopped (im.handed)

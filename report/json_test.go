@@ -19,11 +19,11 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func testEnv() Env {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
 	return Env{
-		Now:      func() time.Time { return t0 },
-		Hostname: "forensic-ws-01",
-		Kernel:   "6.18.0-custodian",
-		Version:  "v0.1.0 (rev 0123456789ab)",
-		Args:     []string{"custodian", "acquire", "/dev/sdb", "-o", "/evidence/case-42", "--hash", "md5,sha256", "--notes", "seized at \"site B\" <desk 3>"},
+		Now:              func() time.Time { return t0 },
+		Hostname:         "forensic-ws-01",
+		Kernel:           "6.18.0-custodian",
+		Version:          "v0.1.0 (rev 0123456789ab)",
+		Args:             []string{"custodian", "acquire", "/dev/sdb", "-o", "/evidence/case-42", "--hash", "md5,sha256", "--notes", "seized at \"site B\" <desk 3>"},
 		GoVersion:        "go1.25.4",
 		ExecutableSHA256: strings.Repeat("5a", 32),
 	}

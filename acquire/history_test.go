@@ -189,3 +189,27 @@ func TestResumeCaseAndOldJournals(t *testing.T) {
 		t.Errorf("runs %+v events %+v", r3.Runs, r3.Events)
 	}
 }
+
+// TestEmptyCaseFieldsWarn (issue 13, item 9): an empty case number and
+// examiner each give a warning event, on screen (OnEvent) and in the
+// report.
+func TestEmptyCaseFieldsWarn(t *testing.T) {
+	src, _ := makeSource(t, 10_000)
+	o := testOptions()
+	var seen []report.Event
+	o.OnEvent = func(e report.Event) { seen = append(seen, e) }
+	r, err := New(src, t.TempDir(), o).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := eventsOfKind(r.Events, "case")
+	if len(got) != 2 || got[0].Level != "warning" || !strings.Contains(got[0].Message, "--case-number") ||
+		!strings.Contains(got[1].Message, "--examiner") || len(eventsOfKind(seen, "case")) != 2 {
+		t.Errorf("case warnings %+v (shown %+v)", got, eventsOfKind(seen, "case"))
+	}
+	o.Case = report.Case{CaseNumber: "1", Examiner: "J. Doe"}
+	r, err = New(src, t.TempDir(), o).Run(context.Background())
+	if err != nil || len(eventsOfKind(r.Events, "case")) != 0 {
+		t.Errorf("with both given: %v, %+v", err, eventsOfKind(r.Events, "case"))
+	}
+}

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -138,6 +139,9 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 	if name == "" {
 		name = acquire.DefaultName(source)
 	}
+	if err := promptCase(g, o, f); err != nil {
+		return err
+	}
 	// The key is checked before imaging: a wrong passphrase costs seconds.
 	signer, err := loadSigner(o.signKey, g.stdin, g.stderr)
 	if err != nil {
@@ -251,4 +255,37 @@ func summary(w io.Writer, r *report.Report, reportPath string) {
 	} else {
 		fmt.Fprintf(w, "report:      %s\n", reportPath)
 	}
+}
+
+// promptCase asks for an empty case number and examiner, as ewfacquire
+// does, when a person is at a terminal (stdin and stderr both terminals,
+// no --json, not a --resume: the journal keeps the first run's fields).
+// An answer is recorded like a flag, its origin "terminal prompt"; an
+// empty answer leaves the field empty (the report then warns).
+func promptCase(g *globalOptions, o *acquireOptions, f *pflag.FlagSet) error {
+	if o.json || o.resume || !isTerminal(g.stdin) || !isTerminal(g.stderr) {
+		return nil
+	}
+	in := bufio.NewReader(g.stdin)
+	for _, q := range []struct{ flag, what, val string }{
+		{"case-number", "case number", o.caseInfo.CaseNumber},
+		{"examiner", "examiner", o.caseInfo.Examiner},
+	} {
+		if strings.TrimSpace(q.val) != "" {
+			continue
+		}
+		fmt.Fprintf(g.stderr, "custodian: no %s given (--%s); type it, or press Enter to leave it empty: ", q.what, q.flag)
+		line, err := in.ReadString('\n')
+		if err != nil && line == "" {
+			fmt.Fprintln(g.stderr)
+			return nil // end of input: leave the rest empty
+		}
+		if v := strings.TrimSpace(line); v != "" {
+			if err := f.Set(q.flag, v); err != nil {
+				return usageError(fmt.Errorf("--%s: %w", q.flag, err))
+			}
+			g.origins[q.flag] = "terminal prompt"
+		}
+	}
+	return nil
 }

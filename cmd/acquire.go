@@ -53,9 +53,10 @@ computed over it in parallel; the image is written as NAME.001, NAME.002, …
 (--format raw) or NAME.E01, NAME.E02, … (--format ewf), named *.partial until
 the acquisition is complete and synced. Failed reads are re-read in 64 KiB
 clusters and scraped sector by sector; unreadable sectors are zero-filled and
-listed. An interrupted or crashed acquisition (Ctrl-C, full disk, SIGKILL)
-resumes with --resume, which first proves that what was kept came from this
-source.
+listed. Ctrl-C, SIGTERM and a destination about to fill up stop with a
+checkpoint where reading stopped. An interrupted or crashed acquisition
+(Ctrl-C, full disk, SIGKILL) resumes with --resume, which first proves that
+what was kept came from this source; the report lists every run.
 
 Outputs in DIR: the segments, NAME.report.json (+ .sig when signed),
 NAME.report.txt, NAME.map (a GNU ddrescue mapfile), and NAME.journal while
@@ -87,7 +88,7 @@ incomplete. An existing DIR must be this user's and not writable by others.
 	f.StringVar(&o.caseInfo.Notes, "notes", "", "notes")
 	f.StringVar(&o.signKey, "sign-key", "", "sign the report with this OpenSSH Ed25519 key file, or agent:FINGERPRINT")
 	f.BoolVar(&o.verify, "verify", false, "re-read the written image afterwards and compare every hash")
-	f.BoolVar(&o.resume, "resume", false, "continue an interrupted acquisition in DIR from its journal")
+	f.BoolVar(&o.resume, "resume", false, "continue an interrupted acquisition in DIR from its journal (which keeps the case fields and the history of runs)")
 	f.IntVar(&o.retries, "retries", acquire.DefaultRetries, "extra reads of a failed sector in a partly readable 64 KiB cluster (sectors of fully unreadable clusters are read once, as ddrescue -d does)")
 	f.BoolVar(&o.noWriteBlock, "no-writeblock", false, "do not set the source read-only first (the write counters are still checked)")
 	f.BoolVar(&o.restoreWB, "restore-writeblock", false, "after imaging, put back the source's previous read-only state")

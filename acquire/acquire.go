@@ -618,16 +618,16 @@ func (im *imaging) run(ctx context.Context) error {
 	defer pcancel()
 	stopOnFail := context.AfterFunc(im.fo.ctx, pcancel)
 	defer stopOnFail()
-	var drain *time.Timer
-	stopOnSignal := context.AfterFunc(ctx, func() { drain = time.AfterFunc(drainLimit, im.fo.cancel) })
+	drain := time.AfterFunc(time.Hour, im.fo.cancel)
+	drain.Stop()
+	stopOnSignal := context.AfterFunc(ctx, func() { drain.Reset(drainLimit) })
 	perr := im.produce(pctx)
 	if perr != nil && (ctx.Err() != nil || errors.Is(perr, errLowSpace)) && im.fo.ctx.Err() == nil {
 		im.stopCheckpoint(perr)
 	}
-	if !stopOnSignal() && drain != nil {
-		drain.Stop()
-	}
+	stopOnSignal()
 	cerr := im.fo.close()
+	drain.Stop() // a late one cancels a pipeline that has ended: harmless
 	// A failing consumer (say, a full destination) cancels the group, so the
 	// reader then sees a cancelled context: the consumer's error is the
 	// cause. Only when the caller cancelled (a signal) is it an interruption.

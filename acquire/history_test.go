@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/custodian-forensics/custodian/report"
 	"github.com/google/go-cmp/cmp"
@@ -211,5 +212,38 @@ func TestEmptyCaseFieldsWarn(t *testing.T) {
 	r, err = New(src, t.TempDir(), o).Run(context.Background())
 	if err != nil || len(eventsOfKind(r.Events, "case")) != 0 {
 		t.Errorf("with both given: %v, %+v", err, eventsOfKind(r.Events, "case"))
+	}
+}
+
+// TestStopNote: after a stop, the report says where --resume continues:
+// from byte 0 when no checkpoint was taken, from the last checkpoint when
+// it is behind what was imaged, nothing when the checkpoint is where
+// imaging stopped.
+func TestStopNote(t *testing.T) {
+	for _, tc := range []struct {
+		kept, done int64
+		want       string
+	}{
+		{0, 500, "no checkpoint was taken: the 500 bytes imaged are not kept, --resume starts again from byte 0"},
+		{200, 500, "the last checkpoint is at byte 200: --resume continues from there (the 300 bytes imaged after it are read again)"},
+		{500, 500, ""},
+	} {
+		a := New("src", "dir", testOptions())
+		a.o.Now = time.Now
+		a.done.Store(tc.done)
+		im := &imaging{a: a, j: &journal{}}
+		if tc.kept > 0 {
+			im.j.Check = &checkpointRec{Offset: tc.kept}
+		}
+		im.stopNote()
+		got := ""
+		for _, e := range a.eventsCopy() {
+			if e.Kind == "checkpoint" && e.Level == "warning" {
+				got = e.Message
+			}
+		}
+		if got != tc.want {
+			t.Errorf("kept %d, done %d: %q, want %q", tc.kept, tc.done, got, tc.want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/report"
 	"github.com/google/go-cmp/cmp"
 )
@@ -245,5 +246,52 @@ func TestStopNote(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("kept %d, done %d: %q, want %q", tc.kept, tc.done, got, tc.want)
 		}
+	}
+}
+
+// TestResumeEWFKeepsCaseInHeader: an EWF acquisition resumed without the
+// case flags stores the first run's case fields in its header (the
+// segments written after the resume too), as the report does.
+func TestResumeEWFKeepsCaseInHeader(t *testing.T) {
+	src, data := makeSource(t, 3<<20)
+	dir := t.TempDir()
+	o := testOptions()
+	o.Format, o.SegmentSize = "ewf", 1<<20
+	o.Case = report.Case{CaseNumber: "2026-042", EvidenceNumber: "EV-07", Examiner: "J. Doe", Notes: "resumed"}
+	interruptAt(t, src, dir, o, 1<<20+100_000)
+	o2 := testOptions()
+	o2.Format, o2.SegmentSize, o2.Resume = "ewf", 1<<20, true
+	r, err := New(src, dir, o2).Run(context.Background())
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if r.Case != o.Case || len(r.Image.Segments) < 2 {
+		t.Fatalf("report case %+v, %d segments", r.Case, len(r.Image.Segments))
+	}
+	f, err := LookupFormat("ewf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	var files []string
+	for _, s := range r.Image.Segments {
+		files = append(files, s.File)
+	}
+	rd, err := f.Open(root, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	st := rd.(interface{ Stored() format.Stored }).Stored()
+	if st.Case != o.Case {
+		t.Errorf("EWF header case %+v, want %+v", st.Case, o.Case)
+	}
+	got := make([]byte, len(data))
+	if _, err := rd.ReadAt(got, 0); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("EWF media differs from the source (%v)", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/blockdev"
@@ -40,7 +41,10 @@ type Progress struct {
 	Total      int64 `json:"total"`      // bytes to image
 	Done       int64 `json:"done"`       // bytes imaged (read, hashed and written)
 	Unreadable int64 `json:"unreadable"` // bytes zero-filled so far
-	Verified   int64 `json:"verified"`   // bytes re-read during --verify
+	// UnreadableSectors is Unreadable in logical sectors: the running
+	// count of unreadable sectors for a progress bar.
+	UnreadableSectors int64 `json:"unreadable_sectors"`
+	Verified          int64 `json:"verified"` // bytes re-read during --verify
 }
 
 // Acquisition is one imaging job. Create it with New, poll Progress from
@@ -63,6 +67,10 @@ type Acquisition struct {
 	done       atomic.Int64
 	unreadable atomic.Int64
 	verified   atomic.Int64
+	// unreadableSectors counts the logical sectors zero-filled so far.
+	unreadableSectors atomic.Int64
+	// sectorSize is the source's logical sector size, once it is open.
+	sectorSize int
 
 	// info is the source's identity from sysfs (block devices only), read
 	// once: each Inspect scans every entry of /sys/block.
@@ -81,7 +89,13 @@ type Acquisition struct {
 	proofReason string
 
 	mu     sync.Mutex
-	events []report.Event
+	events []report.Event // this run's
+
+	// prior are the earlier runs of a resumed acquisition (from the
+	// journal), cur is this one; j is the journal once imaging began.
+	prior []journalRun
+	cur   journalRun
+	j     *journal
 
 	// afterRead, if set (tests only), is called by the reader after each
 	// block is handed on, with the stream offset reached.
@@ -106,7 +120,7 @@ func New(source, dir string, o Options) *Acquisition {
 func (a *Acquisition) Progress() Progress {
 	return Progress{
 		Phase: a.phase.Load().(Phase), Total: a.total.Load(), Done: a.done.Load(),
-		Unreadable: a.unreadable.Load(), Verified: a.verified.Load(),
+		Unreadable: a.unreadable.Load(), UnreadableSectors: a.unreadableSectors.Load(), Verified: a.verified.Load(),
 	}
 }
 
@@ -120,6 +134,11 @@ func (a *Acquisition) event(level, kind, msg string, off, length int64) {
 	}
 	if length >= 0 {
 		e.Length = &length
+	}
+	if ss := int64(a.sectorSize); kind == "unreadable" && off >= 0 && length > 0 && ss > 0 {
+		// A run of unreadable sectors carries its sectors too.
+		first, n := off/ss, (length+ss-1)/ss
+		e.Sector, e.Sectors = &first, &n
 	}
 	a.mu.Lock()
 	a.events = append(a.events, e)
@@ -177,6 +196,7 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 		a.note("warning", "busy", "the source is in use (mounted or held); read without exclusive access as asked (--allow-busy)")
 	}
 	a.total.Store(dev.Size())
+	a.sectorSize = dev.LogicalSectorSize()
 	if dev.IsBlock() {
 		a.info, a.infoErr = blockdev.Inspect(a.source)
 	}
@@ -194,9 +214,19 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 		if j, err = a.loadJournal(dev); err != nil {
 			return nil, err
 		}
+		if j.Case != nil {
+			if o.Case, err = resumeCase(*j.Case, o.Case); err != nil {
+				return nil, err
+			}
+		} else {
+			a.note("warning", "resume", "the journal was written by an older custodian and holds no case fields: this run's are recorded")
+		}
+		a.adoptHistory(j)
+		r.Case = o.Case
 	} else if existing, err := existingOutputs(a.root, o.Name); err != nil || len(existing) > 0 {
 		return nil, a.existingRefusal(existing, err)
 	}
+	a.warnCase()
 	spec := a.spec(r, dev)
 	plan, err := f.Plan(spec)
 	if err != nil {
@@ -213,6 +243,7 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 	if err := checkSpace(a.dir, remaining(plan.MaxBytes, start, dev.Size()), o); err != nil {
 		return nil, err
 	}
+	a.startRun(start)
 
 	// Write-block before the first read.
 	wb, err := a.writeBlock(r, dev)
@@ -225,7 +256,8 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 		return nil, err
 	}
 	spec.Root = root
-	spec.Source.PartitionTable = hasPartitionTable(dev)
+	r.Source.PartitionTable = readPartitionTable(dev)
+	spec.Source.PartitionTable = r.Source.PartitionTable.Type == "gpt" || r.Source.PartitionTable.Type == "mbr"
 
 	im := newImaging(a, r, dev, j, f, spec, plan)
 	if err := im.prepare(ctx); err != nil {
@@ -414,40 +446,6 @@ func (a *Acquisition) existingRefusal(existing []string, err error) error {
 	}
 }
 
-// hasPartitionTable reports whether the media starts with a partition
-// table: a GPT header in sector 1, or an MBR (boot signature, valid entry
-// status bytes, at least one entry) that is not a volume boot record.
-func hasPartitionTable(dev *blockdev.Device) bool {
-	ss := dev.LogicalSectorSize()
-	if dev.Size() < int64(2*ss) {
-		return false
-	}
-	b := make([]byte, 2*ss)
-	if n, _ := dev.ReadAt(b, 0); n < len(b) {
-		return false
-	}
-	if string(b[ss:ss+8]) == "EFI PART" {
-		return true
-	}
-	if b[510] != 0x55 || b[511] != 0xAA {
-		return false
-	}
-	if oem := string(b[3:11]); oem == "NTFS    " || oem == "EXFAT   " || string(b[54:57]) == "FAT" || string(b[82:85]) == "FAT" {
-		return false // a volume boot record (superfloppy): no table
-	}
-	used := false
-	for i := range 4 {
-		e := b[446+16*i : 446+16*i+16]
-		if e[0] != 0 && e[0] != 0x80 {
-			return false
-		}
-		if e[4] != 0 {
-			used = true
-		}
-	}
-	return used
-}
-
 // ErrSourceWritten: the source's write counters rose while it was imaged.
 var ErrSourceWritten = errors.New("write-block failure: the source was written during the acquisition")
 
@@ -503,6 +501,10 @@ type imaging struct {
 	fo      *fanout
 	pl      *pool
 	start   int64
+	// handed is the stream offset up to which blocks were handed on.
+	handed int64
+	// written is the stream offset up to which the writer wrote.
+	written atomic.Int64
 
 	// snap is the source disk's state when imaging began (block devices);
 	// every checkpoint compares the disk with it. changed is set when the
@@ -569,7 +571,7 @@ func (im *imaging) prepare(ctx context.Context) error {
 	// The journal first: a folder that cannot be written (a read-only
 	// filesystem, no permission) is found before anything is read, and is
 	// a refusal like any other.
-	if err := writeJournal(im.spec.Root, journalName(im.a.o.Name), im.j); err != nil {
+	if err := im.writeJournal(); err != nil {
 		return &refusal{
 			Err: fmt.Errorf("%w: cannot write into the output folder %s: %w", ErrUsage, im.a.dir, err),
 			Tip: "choose a folder on a writable filesystem with room for the image",
@@ -593,6 +595,7 @@ func (im *imaging) run(ctx context.Context) error {
 	a, o := im.a, &im.a.o
 	a.done.Store(im.start)
 	a.unreadable.Store(im.sr.bad)
+	a.unreadableSectors.Store(im.sr.bad / int64(im.dev.LogicalSectorSize()))
 	defer im.sr.close()
 
 	consumers := make([]consumer, 0, len(im.hashers)+2)
@@ -602,14 +605,29 @@ func (im *imaging) run(ctx context.Context) error {
 	if im.windows != nil {
 		consumers = append(consumers, im.windows)
 	}
-	consumers = append(consumers, &writeStage{w: im.w})
+	im.written.Store(im.start)
+	consumers = append(consumers, &writeStage{w: im.w, written: &im.written})
 	align := max(im.dev.PhysicalSectorSize(), im.dev.LogicalSectorSize(), 4096)
 	im.pl = newPool(o.Buffers, o.ReadSize, align)
 	im.fo = newFanout(ctx, consumers, o.Buffers, im.pl)
 	a.phase.Store(PhaseImage)
 
-	perr := im.produce()
+	// The producer stops at a signal or at a failing consumer; the
+	// consumers stop at a failure, or drainLimit after a signal.
+	pctx, pcancel := context.WithCancel(ctx)
+	defer pcancel()
+	stopOnFail := context.AfterFunc(im.fo.ctx, pcancel)
+	defer stopOnFail()
+	drain := time.AfterFunc(time.Hour, im.fo.cancel)
+	drain.Stop()
+	stopOnSignal := context.AfterFunc(ctx, func() { drain.Reset(drainLimit) })
+	perr := im.produce(pctx)
+	if perr != nil && (ctx.Err() != nil || errors.Is(perr, errLowSpace)) && im.fo.ctx.Err() == nil {
+		im.stopCheckpoint(perr)
+	}
+	stopOnSignal()
 	cerr := im.fo.close()
+	drain.Stop() // a late one cancels a pipeline that has ended: harmless
 	// A failing consumer (say, a full destination) cancels the group, so the
 	// reader then sees a cancelled context: the consumer's error is the
 	// cause. Only when the caller cancelled (a signal) is it an interruption.
@@ -656,10 +674,7 @@ func (im *imaging) restore() error {
 		for _, u := range c.Unreadable {
 			im.sr.bad += u.Length
 		}
-		im.sr.restore(c)
-		a.mu.Lock()
-		a.events = append(append([]report.Event(nil), c.Events...), a.events...)
-		a.mu.Unlock()
+		im.sr.restore(c, a.priorEvents())
 		w, err = im.f.Resume(im.spec, c.Writer)
 		a.event("info", "resume", fmt.Sprintf("resumed from the journal's checkpoint at byte %d of %d", im.start, size), im.start, -1)
 	case im.j != nil:
@@ -680,8 +695,14 @@ func (im *imaging) restore() error {
 			Continuity: readContinuity(a.diskName())}}
 		im.j.Settings = journalOptions{Format: o.Format, SegmentSize: o.SegmentSize, Hashes: o.Hashes.Names(),
 			SegmentHashes: o.SegmentHashes.Names(), HashWindow: o.HashWindow, Compression: o.Compression}
-	} else {
-		r.StartedAt = im.j.Started
+	}
+	if im.j.Case == nil {
+		c := o.Case
+		im.j.Case = &c
+	}
+	a.j = im.j
+	if im.j.Started != "" && im.j.Started != r.StartedAt {
+		r.StartedAt, r.StartedAtLocal = im.j.Started, a.firstStart(im.j.Started)
 	}
 	return nil
 }
@@ -707,25 +728,35 @@ func (im *imaging) openDirect() {
 // at every segment boundary (a closed segment is already synced, so they
 // cost little): after a full destination, a resume keeps every complete
 // segment.
-func (im *imaging) produce() error {
+func (im *imaging) produce(ctx context.Context) error {
 	a, o := im.a, &im.a.o
 	size := im.dev.Size()
 	next := im.start + o.CheckpointEvery
 	seg := im.nextSegment(im.start)
+	im.handed = im.start
 	for off := im.start; off < size; {
-		buf, err := im.pl.get(im.fo.ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := im.checkSpace(off, size-off); err != nil {
+			return err
+		}
+		buf, err := im.pl.get(ctx)
 		if err != nil {
 			return err
 		}
 		n := int(min(int64(o.ReadSize), size-off))
-		if err := im.sr.read(im.fo.ctx, buf[:n], off); err != nil {
+		if err := im.sr.read(ctx, buf[:n], off); err != nil {
+			im.pl.put(buf)
 			return im.stopped(off, err)
 		}
-		a.unreadable.Store(im.sr.bad)
 		if err := im.fo.send(&block{off: off, data: buf[:n], buf: buf}); err != nil {
 			return err
 		}
+		a.unreadable.Store(im.sr.bad)
+		a.unreadableSectors.Store(im.sr.bad / int64(im.dev.LogicalSectorSize()))
 		off += int64(n)
+		im.handed = off
 		a.done.Store(off)
 		if a.afterRead != nil {
 			a.afterRead(off)
@@ -763,7 +794,7 @@ func (im *imaging) checkpoint(off int64) error {
 		return err
 	}
 	a := im.a
-	c := &checkpointRec{Offset: off, Hashes: map[string]hashing.State{}, Unreadable: append([]report.Range(nil), im.sr.unreadable...), Events: a.eventsCopy()}
+	c := &checkpointRec{Offset: off, Hashes: map[string]hashing.State{}, Unreadable: append([]report.Range(nil), im.sr.unreadable...)}
 	for i, h := range im.hashers {
 		c.Hashes[h.m.Set()[0].String()] = states[i].(hashing.State)
 	}
@@ -777,7 +808,8 @@ func (im *imaging) checkpoint(off int64) error {
 	}
 	im.j.Check = c
 	im.j.Source.Continuity = readContinuity(a.diskName())
-	if err := writeJournal(im.spec.Root, journalName(a.o.Name), im.j); err != nil {
+	a.cur.EndOffset = off
+	if err := im.writeJournal(); err != nil {
 		return err
 	}
 	im.watch(im.r, false)
@@ -831,6 +863,7 @@ func (im *imaging) abort() {
 	werr := im.w.Abort()
 	im.r.Image.Segments = im.w.Partial()
 	im.r.BytesAcquired = im.j.offset()
+	im.stopNote()
 	im.aborted()
 	if werr != nil {
 		im.a.note("error", "abort", fmt.Sprintf("syncing the partial image failed: %v", werr))
@@ -856,7 +889,7 @@ func (im *imaging) finish() error {
 		r.HashWindows = im.windows.windows
 	}
 	im.j.FinalHashes = maps.Clone(r.Hashes)
-	if err := writeJournal(im.spec.Root, journalName(o.Name), im.j); err != nil {
+	if err := im.writeJournal(); err != nil {
 		return err
 	}
 	im.a.crash("final")
@@ -1115,8 +1148,9 @@ func (a *Acquisition) concludeVerify(r *report.Report, root *os.Root, verr, prev
 	case verr != nil:
 		r.Error = verr.Error()
 	}
-	r.FinishedAt = a.now()
-	r.Events = a.eventsCopy()
+	a.endRun(r, true, verr, r.Source.Size)
+	a.fillHistory(r)
+	r.SetFinished(a.o.Now())
 	a.phase.Store(PhaseDone)
 	if err := report.UpdateFilesIn(root, a.o.Name, r, a.o.Signer); err != nil {
 		return r, errors.Join(verr, prev, fmt.Errorf("write report: %w", err))
@@ -1157,12 +1191,17 @@ func (a *Acquisition) conclude(r *report.Report, root *os.Root, imaged bool, run
 			r.Error = "interrupted (signal); the journal allows --resume"
 		}
 	}
-	r.FinishedAt = a.now()
-	r.Events = a.eventsCopy()
-	if r.Events == nil {
-		r.Events = []report.Event{}
-	}
+	a.endRun(r, imaged, runErr, a.j.offset())
+	a.fillHistory(r)
+	r.SetFinished(a.o.Now())
 	a.phase.Store(PhaseDone)
+	if r.Status != report.StatusComplete && a.j != nil {
+		// The journal keeps how this run ended, for the next run's report.
+		a.j.Runs = a.keptRuns(a.j.offset())
+		if err := writeJournal(root, journalName(o.Name), a.j); err != nil {
+			runErr = errors.Join(runErr, err)
+		}
+	}
 	if err := report.WriteFilesIn(root, o.Name, r, o.Signer); err != nil {
 		return r, errors.Join(runErr, fmt.Errorf("write report: %w", err))
 	}

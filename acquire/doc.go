@@ -117,6 +117,15 @@
 // segment is truncated to the checkpoint, and reading continues there:
 // nothing before the checkpoint is read again.
 //
+// A signal does not cancel the consumers (the fanout runs on its own
+// context): the reader stops handing on blocks, the consumers finish the
+// ones they have (for at most drainLimit), and a checkpoint is taken where
+// the reader stopped; the same happens when the destination's free space
+// (one fstatfs per block) no longer holds the blocks not yet written
+// (stop.go). The journal also keeps the case fields of the first run, which
+// a resume keeps, and every run with its command line, times, outcome and
+// events (history.go); the report lists them as runs.
+//
 // # Adding an image format
 //
 // An EWF writer plugs in as a second [ImageWriter]: it receives the same

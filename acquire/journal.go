@@ -28,6 +28,22 @@ type journal struct {
 	// FinalHashes are the whole-stream hashes, recorded once every byte is
 	// imaged and before any file gets its final name.
 	FinalHashes report.Hashes `json:"final_hashes,omitempty"`
+	// Case is the chain-of-custody fields of the first run: a resume keeps
+	// them (and refuses other ones). Absent in journals of custodian
+	// before the run history; such a resume takes its own case fields.
+	Case *report.Case `json:"case,omitempty"`
+	// Runs is every run so far, the one writing the journal last (its
+	// Outcome and FinishedAt empty while it runs: a run found so by the
+	// next one ended without a record). Absent in older journals, whose
+	// history is the checkpoint's events.
+	Runs []journalRun `json:"runs,omitempty"`
+}
+
+// journalRun is one run and every event it recorded (as of its last
+// journal write).
+type journalRun struct {
+	report.Run
+	Events []report.Event `json:"events"`
 }
 
 type journalSource struct {
@@ -66,8 +82,10 @@ type checkpointRec struct {
 	Windows    *windowState             `json:"windows,omitempty"`
 	Writer     json.RawMessage          `json:"writer"`
 	Unreadable []report.Range           `json:"unreadable"`
-	Events     []report.Event           `json:"events"`
-	Rescue     *rescueJournal           `json:"rescue,omitempty"`
+	// Events are the events as of the checkpoint in journals of custodian
+	// before the run history (Runs); newer journals keep them per run.
+	Events []report.Event `json:"events,omitempty"`
+	Rescue *rescueJournal `json:"rescue,omitempty"`
 }
 
 // readContinuity reads the boot id and disk's medium and write counter; nil

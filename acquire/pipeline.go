@@ -60,19 +60,25 @@ func (p *pool) get(ctx context.Context) ([]byte, error) {
 
 func (p *pool) put(b []byte) { p.free <- b }
 
-// fanout runs the consumers, each on its own bounded queue, and returns a
-// send function for the producer and a wait function. The first error of any
-// stage cancels ctx; wait returns it.
+// fanout runs the consumers, each on its own bounded queue. The first error
+// of any stage cancels its context (ctx); close returns that error.
+//
+// The caller's cancellation (a signal) does not reach the consumers: the
+// producer stops handing on blocks, and the consumers finish those they
+// have, so that a checkpoint can be taken where the producer stopped
+// (see imaging.stopCheckpoint). cancel stops them too.
 type fanout struct {
 	g      *errgroup.Group
 	ctx    context.Context
+	cancel context.CancelFunc
 	queues []chan *block
 	pool   *pool
 }
 
 func newFanout(ctx context.Context, consumers []consumer, depth int, p *pool) *fanout {
-	g, gctx := errgroup.WithContext(ctx)
-	f := &fanout{g: g, ctx: gctx, pool: p}
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g, gctx := errgroup.WithContext(base)
+	f := &fanout{g: g, ctx: gctx, cancel: cancel, pool: p}
 	for i, c := range consumers {
 		q := make(chan *block, depth)
 		f.queues = append(f.queues, q)
@@ -111,7 +117,8 @@ func (f *fanout) release(b *block) {
 }
 
 // send hands b to every consumer, in order. It fails only when the pipeline
-// is cancelled.
+// is cancelled: a signal does not stop it half-way, so the consumers never
+// see different streams.
 func (f *fanout) send(b *block) error {
 	if b.mark == nil {
 		b.refs.Store(int32(len(f.queues)))
@@ -147,7 +154,9 @@ func (f *fanout) close() error {
 	for _, q := range f.queues {
 		close(q)
 	}
-	if err := f.g.Wait(); err != nil {
+	err := f.g.Wait()
+	f.cancel()
+	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	return nil

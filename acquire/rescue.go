@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/custodian-forensics/custodian/blockdev"
+	"github.com/custodian-forensics/custodian/report"
 )
 
 // ErrSourceDead: after a long run of unreadable sectors, every probe ahead
@@ -292,13 +293,7 @@ func (r *sourceReader) good() {
 // runEvent queues the event of the last unreadable range (one per run).
 func (r *sourceReader) runEvent(note string) {
 	u := r.unreadable[len(r.unreadable)-1]
-	ss := int64(r.sector)
-	n := (u.Length + ss - 1) / ss
-	what := fmt.Sprintf("%d unreadable sectors from sector %d", n, u.Offset/ss)
-	if n == 1 {
-		what = fmt.Sprintf("1 unreadable sector, sector %d", u.Offset/ss)
-	}
-	r.damage("error", "unreadable", fmt.Sprintf("%s (bytes %d to %d), zero-filled%s", what, u.Offset, u.Offset+u.Length-1, note), u.Offset, u.Length)
+	r.damage("warning", "unreadable", report.SectorRun(u, r.sector)+", zero-filled"+note, u.Offset, u.Length)
 }
 
 // probe reads single sectors at growing distances past q, the end of a dead
@@ -347,10 +342,10 @@ func (r *sourceReader) probe(ctx context.Context, q int64, long bool) error {
 }
 
 // restore picks up the damage state from the journal's checkpoint (after
-// the unreadable ranges were restored).
-func (r *sourceReader) restore(c *checkpointRec) {
+// the unreadable ranges were restored) and the earlier runs' events.
+func (r *sourceReader) restore(c *checkpointRec, events []report.Event) {
 	rs := &r.rescue
-	for _, e := range c.Events {
+	for _, e := range events {
 		if damageKinds[e.Kind] {
 			rs.listed++
 		}

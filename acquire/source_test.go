@@ -364,9 +364,8 @@ func TestRescueRestore(t *testing.T) {
 	d := &faultyDisk{data: make([]byte, 1<<20)}
 	r, _ := testReader(d, 3)
 	r.unreadable = []report.Range{{Offset: 0, Length: 512}, {Offset: 128 << 10, Length: 128 << 10}}
-	c := &checkpointRec{Offset: 256 << 10, Events: []report.Event{{Kind: "unreadable"}, {Kind: "resume"}, {Kind: "read_error"}},
-		Rescue: &rescueJournal{OmittedEvents: 5, OmittedRuns: 2}}
-	r.restore(c)
+	c := &checkpointRec{Offset: 256 << 10, Rescue: &rescueJournal{OmittedEvents: 5, OmittedRuns: 2}}
+	r.restore(c, []report.Event{{Kind: "unreadable"}, {Kind: "resume"}, {Kind: "read_error"}})
 	rs := r.rescue
 	if rs.listed != 2 || rs.omitted != 5 || rs.omittedRuns != 2 || !rs.open || rs.deadClusters != 2 {
 		t.Errorf("restored %+v", rs)

@@ -1,6 +1,8 @@
 package acquire
 
 import (
+	"sync/atomic"
+
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/hashing"
 	"github.com/custodian-forensics/custodian/report"
@@ -64,8 +66,18 @@ func (s *windowStage) restore(st windowState) error {
 	return s.m.UnmarshalState(st.Current)
 }
 
-// writeStage feeds the image writer.
-type writeStage struct{ w format.Writer }
+// writeStage feeds the image writer; written counts the stream bytes it
+// wrote (for the free-space check).
+type writeStage struct {
+	w       format.Writer
+	written *atomic.Int64
+}
 
-func (s *writeStage) consume(b []byte) error { return s.w.Write(b) }
-func (s *writeStage) save() (any, error)     { return s.w.Checkpoint() }
+func (s *writeStage) consume(b []byte) error {
+	if err := s.w.Write(b); err != nil {
+		return err
+	}
+	s.written.Add(int64(len(b)))
+	return nil
+}
+func (s *writeStage) save() (any, error) { return s.w.Checkpoint() }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -59,9 +60,10 @@ computed over it in parallel; the image is written as NAME.001, NAME.002, …
 (--format raw) or NAME.E01, NAME.E02, … (--format ewf), named *.partial until
 the acquisition is complete and synced. Failed reads are re-read in 64 KiB
 clusters and scraped sector by sector; unreadable sectors are zero-filled and
-listed. An interrupted or crashed acquisition (Ctrl-C, full disk, SIGKILL)
-resumes with --resume, which first proves that what was kept came from this
-source.
+listed. Ctrl-C, SIGTERM and a destination about to fill up stop with a
+checkpoint where reading stopped. An interrupted or crashed acquisition
+(Ctrl-C, full disk, SIGKILL) resumes with --resume, which first proves that
+what was kept came from this source; the report lists every run.
 
 Outputs in DIR: the segments, NAME.report.json (+ .sig when signed),
 NAME.report.txt, NAME.map (a GNU ddrescue mapfile), and NAME.journal while
@@ -93,7 +95,7 @@ incomplete. An existing DIR must be this user's and not writable by others.
 	f.StringVar(&o.caseInfo.Notes, "notes", "", "notes")
 	f.StringVar(&o.signKey, "sign-key", "", "sign the report with this OpenSSH Ed25519 key file, or agent:FINGERPRINT")
 	f.BoolVar(&o.verify, "verify", false, "re-read the written image afterwards and compare every hash")
-	f.BoolVar(&o.resume, "resume", false, "continue an interrupted acquisition in DIR from its journal")
+	f.BoolVar(&o.resume, "resume", false, "continue an interrupted acquisition in DIR from its journal (which keeps the case fields and the history of runs)")
 	f.IntVar(&o.retries, "retries", acquire.DefaultRetries, "extra reads of a failed sector in a partly readable 64 KiB cluster (sectors of fully unreadable clusters are read once, as ddrescue -d does)")
 	f.BoolVar(&o.noWriteBlock, "no-writeblock", false, "do not set the source read-only first (the write counters are still checked)")
 	f.BoolVar(&o.restoreWB, "restore-writeblock", false, "after imaging, put back the source's previous read-only state")
@@ -123,6 +125,9 @@ func segmentHashes(spec string, hashes hashing.Set) (hashing.Set, error) {
 }
 
 func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *cobra.Command, source string) error {
+	if err := promptCase(g, o, cmd.Flags()); err != nil {
+		return err
+	}
 	opts, err := o.acquisition(g, cmd.Flags(), source, nil)
 	if err != nil {
 		return err
@@ -225,4 +230,37 @@ func summary(w io.Writer, r *report.Report, reportPath string) {
 	} else {
 		fmt.Fprintf(w, "report:      %s\n", reportPath)
 	}
+}
+
+// promptCase asks for an empty case number and examiner, as ewfacquire
+// does, when a person is at a terminal (stdin and stderr both terminals,
+// no --json, not a --resume: the journal keeps the first run's fields).
+// An answer is recorded like a flag, its origin "terminal prompt"; an
+// empty answer leaves the field empty (the report then warns).
+func promptCase(g *globalOptions, o *acquireOptions, f *pflag.FlagSet) error {
+	if o.json || o.resume || !isTerminal(g.stdin) || !isTerminal(g.stderr) {
+		return nil
+	}
+	in := bufio.NewReader(g.stdin)
+	for _, q := range []struct{ flag, what, val string }{
+		{"case-number", "case number", o.caseInfo.CaseNumber},
+		{"examiner", "examiner", o.caseInfo.Examiner},
+	} {
+		if strings.TrimSpace(q.val) != "" {
+			continue
+		}
+		fmt.Fprintf(g.stderr, "custodian: no %s given (--%s); type it, or press Enter to leave it empty: ", q.what, q.flag)
+		line, err := in.ReadString('\n')
+		if err != nil && line == "" {
+			fmt.Fprintln(g.stderr)
+			return nil // end of input: leave the rest empty
+		}
+		if v := strings.TrimSpace(line); v != "" {
+			if err := f.Set(q.flag, v); err != nil {
+				return usageError(fmt.Errorf("--%s: %w", q.flag, err))
+			}
+			g.origins[q.flag] = "terminal prompt"
+		}
+	}
+	return nil
 }

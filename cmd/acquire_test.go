@@ -325,15 +325,16 @@ func TestAcquireFullDestinationThenResume(t *testing.T) {
 	if !strings.Contains(stderr, "destination is full") || !strings.Contains(stderr, "--resume") {
 		t.Errorf("no clear error and resume hint:\n%s", stderr)
 	}
-	// The error names the first byte that could not be written, not the
-	// start of the 1 MiB write that failed.
-	if m := regexp.MustCompile(`at image byte (\d+)`).FindStringSubmatch(stderr); m == nil {
-		t.Errorf("the error does not name the failing byte:\n%s", stderr)
-	} else if at, _ := strconv.ParseInt(m[1], 10, 64); at%(1<<20) == 0 {
-		t.Logf("the failing byte %d happens to start a read; fine only if the write failed on its first byte", at)
+	// Imaging stops before the filesystem is full (issue 13, item 2), with
+	// a checkpoint where it stopped: the error names that byte.
+	m := regexp.MustCompile(`stopped before it filled up, at byte (\d+)`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("the error does not say where imaging stopped before the destination filled up:\n%s", stderr)
 	}
-	if res := lastJSONLine(t, stdout); res.Status != report.StatusIncomplete || res.ExitCode != 1 {
-		t.Errorf("result %+v", res)
+	stoppedAt, _ := strconv.ParseInt(m[1], 10, 64)
+	res := lastJSONLine(t, stdout)
+	if res.Status != report.StatusIncomplete || res.ExitCode != 1 || res.BytesAcquired != stoppedAt {
+		t.Errorf("result %+v, want incomplete with %d bytes acquired", res, stoppedAt)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "sample.journal"))
 	if err != nil {
@@ -342,8 +343,8 @@ func TestAcquireFullDestinationThenResume(t *testing.T) {
 	var j struct {
 		Checkpoint *struct{ Offset int64 } `json:"checkpoint"`
 	}
-	if err := json.Unmarshal(b, &j); err != nil || j.Checkpoint == nil || j.Checkpoint.Offset < 4<<20 {
-		t.Fatalf("journal checkpoint %+v (%v): want the last segment boundary (>= 4 MiB)", j.Checkpoint, err)
+	if err := json.Unmarshal(b, &j); err != nil || j.Checkpoint == nil || j.Checkpoint.Offset != stoppedAt || stoppedAt < 3<<20 {
+		t.Fatalf("journal checkpoint %+v (%v): want where imaging stopped (%d, ≥ 3 MiB)", j.Checkpoint, err, stoppedAt)
 	}
 
 	if out, err := exec.Command("mount", "-o", "remount,size=32m", mnt).CombinedOutput(); err != nil {

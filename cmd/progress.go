@@ -147,7 +147,9 @@ func (p *progressOutput) update(pr acquire.Progress, rate int64, final bool) {
 }
 
 // event shows a notable event: every event as a JSON line, or warnings and
-// errors as text on stderr.
+// errors as text on stderr. A run of unreadable sectors is one line
+// (its sectors and bytes); the failed reads that found it (read_error) are
+// detail for the JSON lines and the JSON report, not for the screen.
 func (p *progressOutput) event(e report.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -158,11 +160,15 @@ func (p *progressOutput) event(e report.Event) {
 		}{"event", e})
 		return
 	}
-	if e.Level == "info" {
+	if e.Level == "info" || e.Kind == "read_error" {
 		return
 	}
 	if p.bar != nil {
 		p.bar.Clear()
+	}
+	if e.Kind == "unreadable" && e.Offset != nil && e.Length != nil && e.Sector != nil && e.Sectors != nil {
+		fmt.Fprintf(p.stderr, "custodian: %s: unreadable: %s\n", e.Level, report.FormatSectorRun(*e.Sector, *e.Sectors, *e.Offset, *e.Length))
+		return
 	}
 	where := ""
 	if e.Offset != nil {

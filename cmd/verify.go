@@ -43,7 +43,11 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
   status     the acquisition must be complete
   segment    every image file exists with the recorded size and hashes
   image      the whole-image hashes over the image's byte stream
-  source     with --source DEV, the device is re-read and compared too
+  source     with --source DEV, the device is re-read as acquire reads it
+             (failed reads narrowed to sectors, the report's unreadable
+             sectors compared as zeros) and compared too; sectors that
+             cannot be read now but were read then are listed
+             (source_unreadable, a mismatch)
 
 Given an E01 set written by another tool (its NAME.E01, no custodian report),
 verify checks it as ewfverify does: every section and chunk checksum, the
@@ -81,7 +85,7 @@ EXIT STATUS
 	f.StringVar(&o.allowedSigners, "allowed-signers", "", "OpenSSH allowed_signers file of trusted signing keys")
 	f.StringVarP(&o.identity, "identity", "I", "", "principal the signing key must be allowed for (with --allowed-signers)")
 	f.StringVar(&o.pubKey, "pubkey", "", "public key file (e.g. KEY.pub) the report must be signed with")
-	f.StringVar(&o.source, "source", "", "re-read this device or file and compare it with the image hashes")
+	f.StringVar(&o.source, "source", "", "re-read this device or file as acquire does and compare it with the image hashes; newly unreadable sectors are listed")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
 	f.BoolVar(&o.noTrust, "no-trust", false, "accept an unsigned report, or a signature whose key is not checked (exit 0 then means only: the image matches its report)")
 	return c

@@ -51,6 +51,20 @@ func normalized(r *Report) *Report {
 	if c.Events == nil {
 		c.Events = []Event{}
 	}
+	if r.Runs != nil {
+		c.Runs = make([]Run, len(r.Runs))
+		for i, run := range r.Runs {
+			if run.CommandLine == nil {
+				run.CommandLine = []string{}
+			}
+			c.Runs[i] = run
+		}
+	}
+	if pt := r.Source.PartitionTable; pt != nil && pt.Partitions == nil {
+		cp := *pt
+		cp.Partitions = []Partition{}
+		c.Source.PartitionTable = &cp
+	}
 	c.Image.Segments = make([]Segment, len(r.Image.Segments))
 	for i, s := range r.Image.Segments {
 		s.Hashes = hashesOrEmpty(s.Hashes)

@@ -19,11 +19,13 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func testEnv() Env {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
 	return Env{
-		Now:      func() time.Time { return t0 },
-		Hostname: "forensic-ws-01",
-		Kernel:   "6.18.0-custodian",
-		Version:  "v0.1.0 (rev 0123456789ab)",
-		Args:     []string{"custodian", "acquire", "/dev/sdb", "-o", "/evidence/case-42", "--hash", "md5,sha256", "--notes", "seized at \"site B\" <desk 3>"},
+		Now:              func() time.Time { return t0 },
+		Hostname:         "forensic-ws-01",
+		Kernel:           "6.18.0-custodian",
+		Version:          "v0.1.0 (rev 0123456789ab)",
+		Args:             []string{"custodian", "acquire", "/dev/sdb", "-o", "/evidence/case-42", "--hash", "md5,sha256", "--notes", "seized at \"site B\" <desk 3>"},
+		GoVersion:        "go1.25.4",
+		ExecutableSHA256: strings.Repeat("5a", 32),
 	}
 }
 
@@ -50,10 +52,30 @@ func sampleReport() *Report {
 	r.HashWindows = []HashWindow{{Offset: 0, Length: 1 << 20, Hashes: Hashes{"md5": "00112233445566778899aabbccddeeff"}}}
 	r.Unreadable = []Range{{Offset: 1048576, Length: 512}}
 	r.Verification = Verification{Performed: true, Matched: true, Hashes: Hashes{"md5": "fedcba9876543210fedcba9876543210", "sha256": strings.Repeat("ef", 32)}}
-	r.LogRange(t0.Add(2*time.Second), "warning", "retry", "read error (EIO), retrying", 1048576, 4096)
-	r.LogRange(t0.Add(3*time.Second), "error", "unreadable", "sector unreadable after 3 retries, zero-filled", 1048576, 512)
-	r.Log(t0.Add(4*time.Second), "info", "writeblock", "write counters unchanged: 0 sectors written")
-	r.FinishedAt = Timestamp(t0.Add(5 * time.Second))
+	r.Source.PartitionTable = &PartitionTable{Type: "gpt", DiskGUID: "6E1B7C3A-2F4D-4B8E-9A21-3C5D7E9F0A1B", Partitions: []Partition{
+		{Number: 1, Offset: 1 << 20, Length: 1 << 20, Type: "C12A7328-F81F-11D2-BA4B-00A0C93EC93B", TypeName: "EFI System",
+			Name: "EFI system partition", GUID: "0B3E5F7A-1C2D-4E6F-8A9B-0C1D2E3F4A5B"},
+	}}
+	r.LogRange(t0.Add(2*time.Second), "warning", "read_error", "read of 1048576 bytes failed (EIO); reading it again in 64 KiB clusters, failed clusters sector by sector", 1048576, 1048576)
+	r.Log(t0.Add(2*time.Second), "error", "interrupted", "interrupted after 1048576 of 3145728 bytes; resume with --resume")
+	r.LogRange(t0.Add(63*time.Second), "info", "resume", "resumed from the journal's checkpoint at byte 1048576 of 3145728", 1048576, -1)
+	r.Events[len(r.Events)-1].Length = nil
+	r.LogRange(t0.Add(64*time.Second), "info", "retry_ok", "sector 2049 read on attempt 2", 1049088, 512)
+	r.LogRange(t0.Add(65*time.Second), "warning", "unreadable", "sector 2048 (1 sector, bytes 1048576–1049087), zero-filled", 1048576, 512)
+	sector, sectors := int64(2048), int64(1)
+	r.Events[len(r.Events)-1].Sector, r.Events[len(r.Events)-1].Sectors = &sector, &sectors
+	r.Log(t0.Add(66*time.Second), "info", "writeblock", "write counters unchanged: 0 sectors written")
+	first := env.Args
+	r.Runs = []Run{
+		{CommandLine: first, StartedAt: Timestamp(t0), StartedAtLocal: LocalTimestamp(t0), FinishedAt: Timestamp(t0.Add(2 * time.Second)),
+			FinishedAtLocal: LocalTimestamp(t0.Add(2 * time.Second)), Outcome: RunInterrupted, Error: "interrupted (signal); the journal allows --resume",
+			EndOffset: 1 << 20, FirstEvent: 0, EventCount: 2},
+		{CommandLine: []string{"custodian", "acquire", "/dev/sdb", "-o", "/evidence/case-42", "--resume"}, StartedAt: Timestamp(t0.Add(60 * time.Second)),
+			StartedAtLocal: LocalTimestamp(t0.Add(60 * time.Second)), FinishedAt: Timestamp(t0.Add(66 * time.Second)),
+			FinishedAtLocal: LocalTimestamp(t0.Add(66 * time.Second)), Outcome: RunComplete, StartOffset: 1 << 20, EndOffset: 3 << 20,
+			FirstEvent: 2, EventCount: 4},
+	}
+	r.SetFinished(t0.Add(66 * time.Second))
 	r.Signer = &SignerInfo{KeyType: "ssh-ed25519", Fingerprint: "SHA256:2bPtq4Jtj1rEnWQxm3yVxmDcCfAJ1vSCgQbGxrUn3Ow",
 		PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH5e8dBNr3yjbcGVvb3xyNbUl7qZHO0rYGlXmxXb3Bb5", Identity: "j.doe@lab.example"}
 	return r

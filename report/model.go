@@ -3,6 +3,7 @@ package report
 import (
 	"errors"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -49,15 +50,35 @@ type Report struct {
 	Signer        *SignerInfo  `json:"signer,omitempty"`
 	StartedAt     string       `json:"started_at"`
 	FinishedAt    string       `json:"finished_at"`
-	Host          Host         `json:"host"`
-	CommandLine   []string     `json:"command_line"`
-	Events        []Event      `json:"events"`
+	// StartedAtLocal and FinishedAtLocal are the same instants in the
+	// local time zone of the machine, with its offset and name (see
+	// [LocalTimestamp]).
+	StartedAtLocal  string `json:"started_at_local,omitempty"`
+	FinishedAtLocal string `json:"finished_at_local,omitempty"`
+	// DurationSeconds is the time the acquisition's runs took together
+	// (the gaps between an interrupted run and its resume do not count;
+	// a run that ended without a record counts to its last checkpoint).
+	// AverageBytesPerSecond is BytesAcquired over it.
+	DurationSeconds       int64    `json:"duration_seconds,omitempty"`
+	AverageBytesPerSecond int64    `json:"average_bytes_per_second,omitempty"`
+	Host                  Host     `json:"host"`
+	CommandLine           []string `json:"command_line"`
+	// Runs are the runs of custodian that made the image, in order: one,
+	// or more after --resume. Their events are Events[FirstEvent:
+	// FirstEvent+EventCount].
+	Runs   []Run   `json:"runs,omitempty"`
+	Events []Event `json:"events"`
 }
 
 // Tool names the program that wrote the report.
 type Tool struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
+	// GoVersion is the Go release the binary was built with;
+	// ExecutableSHA256 the SHA-256 of the binary file itself
+	// (/proc/self/exe), read once per process.
+	GoVersion        string `json:"go_version,omitempty"`
+	ExecutableSHA256 string `json:"executable_sha256,omitempty"`
 }
 
 // Case holds the chain-of-custody fields given by the examiner.
@@ -91,6 +112,9 @@ type Source struct {
 	// 0 for regular files, whose writes the block layer cannot attribute.
 	SectorsWrittenDuring int64      `json:"sectors_written_during"`
 	WriteBlock           WriteBlock `json:"write_block"`
+	// PartitionTable is the source's partition table as read (read-only)
+	// from its first sectors at the start of the acquisition.
+	PartitionTable *PartitionTable `json:"partition_table,omitempty"`
 }
 
 // WriteBlock records what was done to keep the source read-only.
@@ -202,6 +226,10 @@ type Event struct {
 	Message string `json:"message"`
 	Offset  *int64 `json:"offset,omitempty"`
 	Length  *int64 `json:"length,omitempty"`
+	// Sector and Sectors are, for a run of unreadable sectors, its first
+	// logical sector and how many sectors it has.
+	Sector  *int64 `json:"sector,omitempty"`
+	Sectors *int64 `json:"sectors,omitempty"`
 }
 
 // TimeFormat is how every timestamp in a report is written: RFC 3339 in UTC
@@ -214,6 +242,15 @@ const TimeFormat = "2006-01-02T15:04:05Z"
 // Timestamp formats t for a report (see [TimeFormat]).
 func Timestamp(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
+// LocalTimeFormat is how the local-time fields are written: RFC 3339 with
+// the zone's offset, then the zone's name, e.g.
+// "2026-03-01T11:00:00+01:00 CET".
+const LocalTimeFormat = "2006-01-02T15:04:05-07:00 MST"
+
+// LocalTimestamp formats t in its own location (time.Now gives the
+// machine's local zone) for the *_local fields.
+func LocalTimestamp(t time.Time) string { return t.Format(LocalTimeFormat) }
+
 // Env is what a report learns from its surroundings rather than from the
 // acquisition: the clock, the machine and the tool. It is injected so that
 // tests (and golden files) are deterministic; [DefaultEnv] reads the real
@@ -224,6 +261,9 @@ type Env struct {
 	Kernel   string
 	Version  string
 	Args     []string // the command line, program name first
+	// GoVersion and ExecutableSHA256 describe the binary (Tool).
+	GoVersion        string
+	ExecutableSHA256 string
 }
 
 // DefaultEnv returns the environment of this process: wall clock, host name,
@@ -235,7 +275,8 @@ func DefaultEnv(version string) Env {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		kernel = strings.TrimSpace(string(b))
 	}
-	return Env{Now: time.Now, Hostname: host, Kernel: kernel, Version: version, Args: os.Args}
+	return Env{Now: time.Now, Hostname: host, Kernel: kernel, Version: version, Args: os.Args,
+		GoVersion: runtime.Version(), ExecutableSHA256: ExecutableSHA256()}
 }
 
 // New starts a report: schema, tool, host, command line and started_at come
@@ -246,10 +287,11 @@ func New(env Env) *Report {
 	if env.Now != nil {
 		now = env.Now
 	}
+	t0 := now()
 	return &Report{
 		Schema:      Schema,
 		Status:      StatusIncomplete,
-		Tool:        Tool{Name: "custodian", Version: env.Version},
+		Tool:        Tool{Name: "custodian", Version: env.Version, GoVersion: env.GoVersion, ExecutableSHA256: env.ExecutableSHA256},
 		Image:       Image{Segments: []Segment{}},
 		Settings:    Settings{HashAlgorithms: []string{}},
 		Hashes:      Hashes{},
@@ -258,10 +300,11 @@ func New(env Env) *Report {
 		Verification: Verification{
 			Hashes: Hashes{},
 		},
-		StartedAt:   Timestamp(now()),
-		Host:        Host{Hostname: env.Hostname, Kernel: env.Kernel},
-		CommandLine: append([]string{}, env.Args...),
-		Events:      []Event{},
+		StartedAt:      Timestamp(t0),
+		StartedAtLocal: LocalTimestamp(t0),
+		Host:           Host{Hostname: env.Hostname, Kernel: env.Kernel},
+		CommandLine:    append([]string{}, env.Args...),
+		Events:         []Event{},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // RenderText writes the report for people: a one-page summary first (what
@@ -33,8 +34,12 @@ func RenderText(w io.Writer, r *Report) error {
 	p.field("Size", sizeLine(r.Source.Size))
 	p.field("Write-block", writeBlockLine(r.Source))
 	p.field("Image", imageLine(r.Image))
-	p.field("Started (UTC)", orNone(r.StartedAt))
-	p.field("Finished (UTC)", orNone(r.FinishedAt))
+	p.field("Started (UTC)", withLocal(r.StartedAt, r.StartedAtLocal))
+	p.field("Finished (UTC)", withLocal(r.FinishedAt, r.FinishedAtLocal))
+	p.field("Duration", durationLine(r))
+	if len(r.Runs) > 1 {
+		p.field("Runs", fmt.Sprintf("%d (interrupted and resumed; listed below)", len(r.Runs)))
+	}
 	p.line("Hashes of the source as imaged:")
 	if len(r.Hashes) == 0 {
 		p.line("  (none)")
@@ -45,6 +50,8 @@ func RenderText(w io.Writer, r *Report) error {
 	p.field("Unreadable", unreadableLine(r))
 	p.field("Verification", verificationLine(r.Verification))
 	p.field("Signature", signerLine(r.Signer))
+	p.linef("The JSON report %s.report.json is the document of record and the", nameOr(r.Image.Name))
+	p.line("one that is signed; this text is rendered from it and adds nothing.")
 	p.line("")
 	p.line("Check the image and this report's signature with:")
 	name := r.Image.Name
@@ -62,6 +69,12 @@ func RenderText(w io.Writer, r *Report) error {
 	p.line("")
 	p.line("Tool, host and command")
 	p.field("Tool", strings.TrimSpace(r.Tool.Name+" "+r.Tool.Version))
+	if r.Tool.GoVersion != "" {
+		p.field("Built with", r.Tool.GoVersion)
+	}
+	if r.Tool.ExecutableSHA256 != "" {
+		p.field("Binary SHA-256", r.Tool.ExecutableSHA256)
+	}
 	p.field("Schema", r.Schema)
 	p.field("Host", orNone(r.Host.Hostname))
 	p.field("Kernel", orNone(r.Host.Kernel))
@@ -100,6 +113,12 @@ func RenderText(w io.Writer, r *Report) error {
 	p.field("Confirmed", yesNo(s.WriteBlock.Confirmed))
 	p.field("Restored after", yesNo(s.WriteBlock.Restored))
 	p.field("Write counters", writeCounterLine(s))
+	if pt := s.PartitionTable; pt != nil {
+		p.field("Partition table", partitionTableLine(pt))
+		for _, pa := range pt.Partitions {
+			p.line("  " + partitionLine(pa, s.LogicalSectorSize))
+		}
+	}
 	p.line("")
 	p.line("Settings")
 	st := r.Settings
@@ -149,18 +168,7 @@ func RenderText(w io.Writer, r *Report) error {
 		}
 	}
 	p.line("")
-	p.linef("Events (%d)", len(r.Events))
-	for _, e := range r.Events {
-		where := ""
-		if e.Offset != nil {
-			where = fmt.Sprintf(" [offset %d", *e.Offset)
-			if e.Length != nil {
-				where += fmt.Sprintf(", %d bytes", *e.Length)
-			}
-			where += "]"
-		}
-		p.linef("  %s %-7s %s: %s%s", e.Time, e.Level, e.Kind, e.Message, where)
-	}
+	p.renderRuns(r)
 	if r.Signer != nil {
 		p.line("")
 		p.line("Signing key")
@@ -215,6 +223,150 @@ func (p *printer) field(label, value string) {
 	pad := strings.Repeat(" ", width)
 	value = strings.ReplaceAll(value, "\n", "\n"+pad)
 	p.linef("%-*s%s", width, label+":", value)
+}
+
+// detailKinds are the damage events kept in the JSON report only: the
+// failed reads, retries and probes behind each unreadable run.
+var detailKinds = map[string]bool{"read_error": true, "retry_ok": true, "probe": true}
+
+// renderRuns lists the runs (one, or more after --resume), each with its
+// events; the per-read and per-sector detail is counted, not listed.
+func (p *printer) renderRuns(r *Report) {
+	runs := r.Runs
+	if len(runs) == 0 {
+		runs = []Run{{StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, CommandLine: r.CommandLine, EventCount: len(r.Events)}}
+	} else {
+		p.linef("Runs (%d)", len(runs))
+	}
+	detail := 0
+	for i, run := range runs {
+		if len(r.Runs) > 0 {
+			p.linef("  Run %d: %s", i+1, RunOutcomeText(run.Outcome))
+			p.field("    Command line", quoteArgs(run.CommandLine))
+			p.field("    Started", withLocal(run.StartedAt, run.StartedAtLocal))
+			p.field("    Finished", withLocal(run.FinishedAt, run.FinishedAtLocal))
+			p.field("    Imaged", imagedLine(run))
+			if run.Error != "" {
+				p.field("    Error", run.Error)
+			}
+		}
+		lo, hi := min(max(run.FirstEvent, 0), len(r.Events)), min(max(run.FirstEvent+run.EventCount, 0), len(r.Events))
+		var shown []Event
+		for _, e := range r.Events[lo:max(lo, hi)] {
+			if detailKinds[e.Kind] {
+				detail++
+				continue
+			}
+			shown = append(shown, e)
+		}
+		head := ""
+		if len(r.Runs) > 0 {
+			head = "    "
+		}
+		p.linef("%sEvents (%d)", head, len(shown))
+		for _, e := range shown {
+			p.linef("%s  %s %-7s %s: %s%s", head, e.Time, e.Level, e.Kind, e.Message, eventWhere(e))
+		}
+	}
+	if detail > 0 {
+		p.linef("%s (failed reads, retries and probes) are listed in the JSON report only.", plural(int64(detail), "further damage event"))
+	}
+}
+
+func imagedLine(run Run) string {
+	if run.EndOffset <= run.StartOffset {
+		return fmt.Sprintf("nothing kept (from byte %d)", run.StartOffset)
+	}
+	return fmt.Sprintf("bytes %d-%d (%d bytes)", run.StartOffset, run.EndOffset-1, run.EndOffset-run.StartOffset)
+}
+
+func eventWhere(e Event) string {
+	if e.Offset == nil || e.Kind == "unreadable" && e.Sector != nil {
+		return "" // an unreadable run's message names its sectors and bytes
+	}
+	where := fmt.Sprintf(" [offset %d", *e.Offset)
+	if e.Length != nil {
+		where += fmt.Sprintf(", %d bytes", *e.Length)
+	}
+	return where + "]"
+}
+
+// withLocal is a UTC timestamp with its local time next to it.
+func withLocal(utc, local string) string {
+	if utc == "" {
+		return "(none)"
+	}
+	if local == "" {
+		return utc
+	}
+	return utc + " (local " + local + ")"
+}
+
+func durationLine(r *Report) string {
+	if r.DurationSeconds <= 0 {
+		return "under a second"
+	}
+	d := time.Duration(r.DurationSeconds) * time.Second
+	s := d.String()
+	if r.AverageBytesPerSecond > 0 {
+		s += fmt.Sprintf(", average %s/s", shortSize(r.AverageBytesPerSecond))
+	}
+	return s
+}
+
+// shortSize is n in binary units with one decimal ("52.3 MiB").
+func shortSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	v, i := float64(n)/1024, 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+func partitionTableLine(pt *PartitionTable) string {
+	s := strings.ToUpper(pt.Type)
+	switch pt.Type {
+	case "none":
+		s = "none found (no MBR or GPT at sector 0)"
+	case "unreadable":
+		s = "could not be read"
+	case "gpt", "mbr":
+		s += ", " + plural(int64(len(pt.Partitions)), "partition")
+		if pt.DiskGUID != "" {
+			s += ", disk GUID " + pt.DiskGUID
+		}
+	}
+	if pt.Error != "" {
+		s += " (" + pt.Error + ")"
+	}
+	return s
+}
+
+func partitionLine(pa Partition, sectorSize int) string {
+	ss := int64(max(sectorSize, 1))
+	s := fmt.Sprintf("%d: sectors %d-%d, %s, type %s", pa.Number, pa.Offset/ss, (pa.Offset+pa.Length)/ss-1, sizeLine(pa.Length), pa.Type)
+	if pa.TypeName != "" {
+		s += " (" + pa.TypeName + ")"
+	}
+	if pa.Name != "" {
+		s += fmt.Sprintf(", name %q", pa.Name)
+	}
+	if pa.Bootable {
+		s += ", bootable"
+	}
+	return s
+}
+
+func nameOr(name string) string {
+	if name == "" {
+		return "NAME"
+	}
+	return name
 }
 
 func resultLine(r *Report) string {

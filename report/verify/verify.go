@@ -82,6 +82,9 @@ type Result struct {
 	SignedBy   *report.SignerInfo `json:"signed_by,omitempty"`
 	Principals []string           `json:"principals,omitempty"`
 	Checks     []report.Check     `json:"checks"`
+	// NewlyUnreadable are the source's ranges that --source could not read
+	// now although the report lists them as read (see rereadSource).
+	NewlyUnreadable []report.Range `json:"newly_unreadable,omitempty"`
 	// Parsed is the report as parsed (nil if it could not be).
 	Parsed *report.Report `json:"-"`
 }
@@ -683,23 +686,7 @@ func (v *Verifier) checkSource(r *report.Report) {
 		v.addf("source", v.o.Source, report.CheckError, err.Error())
 		return
 	}
-	f, err := acquire.OpenSource(v.o.Source)
-	if err != nil {
-		v.addf("source", v.o.Source, classify(err), err.Error())
-		return
-	}
-	defer f.Close()
-	got, n, err := hashing.SumReader(v.ctx, io.LimitReader(f, imageLength(r)), set, counter{&v.done})
-	if err != nil {
-		v.addf("source", v.o.Source, classify(err), "read source: "+err.Error())
-		return
-	}
-	c := compareStream(report.Hashes(got), n, r, "source")
-	if c.Status == report.CheckMismatch && len(r.Unreadable) > 0 {
-		c.Detail += fmt.Sprintf(" (the report lists %d unreadable bytes, zero-filled in the image; if the source reads them now, its hashes differ)", r.UnreadableBytes())
-	}
-	c.Name, c.Subject = "source", v.o.Source
-	v.add(c)
+	v.rereadSource(r, set)
 }
 
 // counter counts the bytes written to it (verification progress).

@@ -233,6 +233,7 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 		wb.release(r, a)
 		return nil, err
 	}
+	a.started(r, start)
 	runErr := im.run(ctx)
 	imaged := runErr == nil
 	im.watch(r, true) // before a --restore-writeblock clears the flags
@@ -478,6 +479,7 @@ func (a *Acquisition) describeSource(r *report.Report, dev *blockdev.Device) {
 		return
 	}
 	s.Vendor, s.Model, s.Serial, s.WWID = a.info.Vendor, a.info.Model, a.info.Serial, a.info.WWID
+	s.FirmwareRevision, s.Transport = a.info.FirmwareRevision, a.info.Transport
 	if a.info.Path != a.source {
 		s.Device = a.info.Path
 	}

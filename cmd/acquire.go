@@ -154,7 +154,7 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		AllowBusy: o.allowBusy, Force: o.force, AllowForeignFolder: o.allowForeign, Signer: signer,
 		Origins:     origins(g, f),
 		ToolVersion: Version(), CommandLine: append([]string{"custodian"}, g.args...),
-		OnEvent: out.event,
+		OnEvent: out.event, OnStart: out.begin,
 	}
 	a := acquire.New(source, o.output, opts)
 	stop := out.start(a.Progress)
@@ -248,7 +248,5 @@ func summary(w io.Writer, r *report.Report, reportPath string) {
 	}
 	if reportPath == "" {
 		fmt.Fprintf(w, "report:      NOT WRITTEN (see the error below; the journal records the progress)\n")
-	} else {
-		fmt.Fprintf(w, "report:      %s\n", reportPath)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/custodian-forensics/custodian/internal/exitcode"
@@ -108,10 +107,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 		vo.OnCheck = func(c report.Check) { printCheck(out, c) }
 	}
 	v := verify.New(path, vo)
-	stop := func() {}
-	if !o.json && isTerminal(cmd.ErrOrStderr()) {
-		stop = verifyBar(cmd.ErrOrStderr(), v.Progress)
-	}
+	stop := verifyMeter(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()), v.Progress)
 	res, err := v.Run(cmd.Context())
 	stop()
 	if res == nil {
@@ -123,9 +119,10 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 	code := exitcode.Of(err)
 	if o.json {
 		if jerr := newJSONEncoder(out, "  ").Encode(struct {
+			Schema string `json:"schema"`
 			*verify.Result
 			ExitCode int `json:"exit_code"`
-		}{res, code}); jerr != nil {
+		}{verifySchema, res, code}); jerr != nil {
 			return withCode(ExitFailure, jerr)
 		}
 	} else {
@@ -140,36 +137,34 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 	return nil
 }
 
-// verifyBar draws a progress bar of a verification on a terminal until the
-// returned function is called.
-func verifyBar(w io.Writer, poll func() verify.Progress) (stop func()) {
+// verifyMeter shows a verification's progress on w (the acquire display:
+// a bar on a terminal, plain text lines otherwise) until the returned
+// function is called.
+func verifyMeter(w io.Writer, tty bool, poll func() verify.Progress) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	m := newMeter(w, tty)
+	interval := 200 * time.Millisecond
+	if !tty {
+		interval = time.Second
+	}
 	wg.Go(func() {
-		t := time.NewTicker(200 * time.Millisecond)
+		t := time.NewTicker(interval)
 		defer t.Stop()
-		var bar *progressbar.ProgressBar
+		var lastDone int64
+		last := time.Now()
 		for {
 			select {
 			case <-done:
-				if bar != nil {
-					bar.Set64(poll().Done)
-					bar.Finish()
-					fmt.Fprintln(w)
-				}
+				m.stop(poll().Done, 0)
 				return
-			case <-t.C:
+			case now := <-t.C:
 				p := poll()
-				if bar == nil && p.Total > 0 {
-					bar = progressbar.NewOptions64(p.Total,
-						progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("verifying"),
-						progressbar.OptionShowBytes(true), progressbar.OptionShowCount(),
-						progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
-						progressbar.OptionThrottle(100*time.Millisecond))
+				if p.Total > 0 && p.Phase != verify.PhaseReport && p.Phase != verify.PhaseDone {
+					rate := int64(float64(p.Done-lastDone) / now.Sub(last).Seconds())
+					m.set("verifying", p.Done, p.Total, 0, rate)
 				}
-				if bar != nil {
-					bar.Set64(p.Done)
-				}
+				lastDone, last = p.Done, now
 			}
 		}
 	})

@@ -23,11 +23,12 @@ type meter struct {
 	bar         *progressbar.ProgressBar
 	// text lines: when and at which fraction the last one was printed.
 	lastAt   time.Time
-	lastFrac float64
+	lastStep int   // int(fraction / lineStep) of the last line; -1 none
+	lineDone int64 // done of the last line
 }
 
 const (
-	lineStep  = 0.05
+	lineStep  = 0.05 // of the total: a line every 5 %
 	lineEvery = 10 * time.Second
 )
 
@@ -43,7 +44,7 @@ func (m *meter) set(desc string, done, total, unreadable, rate int64) {
 	if desc != m.desc || total != m.total {
 		m.end(m.total > 0 && m.done >= m.total)
 		m.desc, m.total = desc, total
-		m.lastAt, m.lastFrac = time.Time{}, -1
+		m.lastAt, m.lastStep, m.lineDone = time.Time{}, -1, -1
 		if m.tty && total > 0 {
 			m.bar = progressbar.NewOptions64(total,
 				progressbar.OptionSetWriter(m.w), progressbar.OptionSetDescription(fmt.Sprintf("%-9s", desc)),
@@ -61,13 +62,18 @@ func (m *meter) set(desc string, done, total, unreadable, rate int64) {
 	if m.tty || total <= 0 {
 		return
 	}
-	frac := float64(done) / float64(total)
+	step := m.step(done)
 	now := m.now()
-	if frac < m.lastFrac+lineStep && now.Sub(m.lastAt) < lineEvery && frac < 1 {
+	if step <= m.lastStep && now.Sub(m.lastAt) < lineEvery {
 		return
 	}
-	m.lastAt, m.lastFrac = now, frac
+	m.lastAt, m.lastStep, m.lineDone = now, step, done
 	fmt.Fprintln(m.w, progressText(desc, done, total, unreadable, rate))
+}
+
+// step is done's position in lineStep steps: a line per step passed.
+func (m *meter) step(done int64) int {
+	return int(done * int64(1/lineStep) / m.total)
 }
 
 // progressText is one plain progress line.
@@ -116,8 +122,8 @@ func (m *meter) stop(done, unreadable int64) {
 		m.end(done >= m.total)
 		return
 	}
-	if !m.tty && float64(done)/float64(m.total) != m.lastFrac {
-		m.lastFrac = float64(done) / float64(m.total)
+	if !m.tty && m.lineDone != done {
+		m.lineDone = done
 		fmt.Fprintln(m.w, progressText(m.desc, done, m.total, unreadable, 0))
 	}
 }

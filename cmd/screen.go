@@ -140,7 +140,11 @@ func outcome(r *report.Report, code int) string {
 	case r.Status == report.StatusComplete:
 		return "the image is complete, but the command failed"
 	}
-	return fmt.Sprintf("%s after %d of %d bytes", r.Status, r.BytesAcquired, r.Source.Size)
+	pct := 0.0
+	if r.Source.Size > 0 {
+		pct = float64(r.BytesAcquired) * 100 / float64(r.Source.Size)
+	}
+	return fmt.Sprintf("%s, stopped after %s of %s (%.1f %%, %d bytes)", r.Status, humanBytes(r.BytesAcquired), humanBytes(r.Source.Size), pct, r.BytesAcquired)
 }
 
 func plural(n int64, one, many string) string {

@@ -156,7 +156,12 @@ func verifyMeter(w io.Writer, tty bool, poll func() verify.Progress) (stop func(
 		for {
 			select {
 			case <-done:
-				m.stop(poll().Done, 0)
+				if p := poll(); p.Total > 0 {
+					if m.total == 0 {
+						m.set("verifying", p.Done, p.Total, 0, 0)
+					}
+					m.stop(p.Done, 0)
+				}
 				return
 			case now := <-t.C:
 				p := poll()

@@ -1142,12 +1142,12 @@ func (a *Acquisition) conclude(r *report.Report, root *os.Root, imaged bool, run
 	case imaged:
 		r.Status = report.StatusComplete
 		if interrupted {
-			a.note("warning", "interrupted", "interrupted during verification: the image is complete but was not re-read; check it with custodian verify")
+			a.note("warning", "interrupted", "stopped by a signal during verification: the image is complete but was not re-read; check it with custodian verify")
 		}
 	default:
 		r.Status = report.StatusIncomplete
 		if interrupted {
-			a.note("error", "interrupted", fmt.Sprintf("interrupted after %d of %d bytes; resume with --resume", a.done.Load(), r.Source.Size))
+			a.note("error", "interrupted", fmt.Sprintf("stopped by a signal after %d of %d bytes; the journal allows --resume", a.done.Load(), r.Source.Size))
 		}
 	}
 	if runErr != nil {

@@ -2,7 +2,6 @@ package acquire
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -147,8 +146,7 @@ func (f *fanout) close() error {
 	for _, q := range f.queues {
 		close(q)
 	}
-	if err := f.g.Wait(); err != nil {
-		return fmt.Errorf("pipeline: %w", err)
-	}
-	return nil
+	// The consumer's error says what failed ("write sdb.003: …"); a
+	// "pipeline:" in front would only add a word the user cannot act on.
+	return f.g.Wait()
 }

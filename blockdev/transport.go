@@ -54,7 +54,9 @@ func transportOfPath(p, disk string) string {
 		return TransportNVMe
 	case has(func(x string) bool { return strings.HasPrefix(x, "ata") && isDigits(x[3:]) }):
 		return TransportSATA
-	case has(func(x string) bool { return strings.HasPrefix(x, "mmc_host") || strings.HasPrefix(x, "mmc") && strings.Contains(x, ":") }):
+	case has(func(x string) bool {
+		return strings.HasPrefix(x, "mmc_host") || strings.HasPrefix(x, "mmc") && strings.Contains(x, ":")
+	}):
 		return TransportMMC
 	case has(func(x string) bool { return strings.HasPrefix(x, "virtio") && isDigits(x[6:]) }):
 		return TransportVirtIO

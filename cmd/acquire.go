@@ -64,7 +64,7 @@ incomplete. An existing DIR must be this user's and not writable by others.
 		Example: `  custodian acquire /dev/sdb -o /evidence/case-42 --case-number 2026-042 --examiner "J. Doe"
   custodian acquire testdata/sample.img -o /tmp/out --hash md5,sha256 --segment-size 2MiB --verify
   custodian acquire /dev/sdc -o /evidence/usb --sign-key ~/.ssh/custodian_ed25519 --json`,
-		Args:        cobra.ExactArgs(1),
+		Args:        exactArgs(1, "one SOURCE (a block device or an image file)"),
 		Annotations: map[string]string{configAnnotation: "flags"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAcquire(cmd.Context(), g, o, cmd, args[0])
@@ -168,6 +168,7 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		reportPath = "" // not written (e.g. the destination is full)
 	}
 	out.result(r, reportPath, runErr)
+	g.resultPrinted = o.json
 	switch {
 	case runErr == nil:
 		return nil
@@ -177,7 +178,7 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		return withHints(errors.New("interrupted during verification: the image is complete but was not re-read"),
 			fmt.Sprintf("check it with: custodian verify %s", o.output))
 	case errors.Is(runErr, context.Canceled):
-		return withHints(errors.New("interrupted: the report says incomplete"),
+		return withHints(errors.New("interrupted before the image was complete (the report says incomplete)"),
 			fmt.Sprintf("continue later with: custodian acquire %s -o %s --name %s --resume (same flags)", source, o.output, name))
 	case errors.Is(runErr, acquire.ErrNoSpace), errors.Is(runErr, syscall.ENOSPC), errors.Is(runErr, syscall.EDQUOT):
 		return withHints(runErr,

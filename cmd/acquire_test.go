@@ -227,6 +227,9 @@ func TestAcquireSIGINTAndResume(t *testing.T) {
 	if !strings.Contains(stderr.String(), "--resume") {
 		t.Errorf("no resume hint:\n%s", stderr.String())
 	}
+	if strings.Contains(stderr.String(), "interrupted: interrupted") || strings.Contains(stderr.String(), "pipeline:") {
+		t.Errorf("doubled wording (issue 13 #14):\n%s", stderr.String())
+	}
 	b, err := os.ReadFile(filepath.Join(out, "slow.report.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ examiner from the config or CUSTODIAN_EXAMINER when it is one word, else
 user@host.
 
 ` + exitStatusHelp,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runKeygen(cmd, g, o)
 		},

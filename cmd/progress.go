@@ -232,7 +232,7 @@ func (p *progressOutput) result(r *report.Report, reportPath string, err error) 
 		Source: r.Source.Path, Size: r.Source.Size, BytesAcquired: r.BytesAcquired, Hashes: r.Hashes,
 		Segments: len(r.Image.Segments), Unreadable: r.Unreadable}
 	if err != nil {
-		line.Error = err.Error()
+		line.Error = userMessage(err)
 	}
 	for _, u := range r.Unreadable {
 		line.UnreadableBytes += u.Length

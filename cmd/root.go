@@ -31,6 +31,12 @@ type globalOptions struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	v       *viper.Viper
+	// running is set when a command's RunE starts: errors before it are
+	// cobra's findings about the command line (see usageOf).
+	running bool
+	// resultPrinted is set by a --json command once it printed its result
+	// line, so that a failure does not print a second one.
+	resultPrinted bool
 }
 
 // Main runs the CLI with args (without the program name) and returns the
@@ -56,10 +62,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	c, err := root.ExecuteContextC(ctx)
+	err = usageOf(g, c, err)
 	if err != nil {
 		if !isSilent(err) {
 			printError(stderr, err)
+		}
+		if wantsJSON(c, args) && !g.resultPrinted && (exitcode.Of(err) == ExitUsage || streamsJSON(c)) {
+			printJSONError(stdout, c, err)
 		}
 	}
 	return exitcode.Of(err)
@@ -100,9 +110,7 @@ over the environment, which wins over the config file.
 		},
 	}
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "YAML config file with flag values (keys are long flag names)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return usageError(err, "run 'custodian help' for usage")
-	})
+	root.SetFlagErrorFunc(flagError)
 	// Every command is built anew for every root: no package-level flag state.
 	root.AddCommand(
 		newVersionCommand(g),
@@ -111,6 +119,8 @@ over the environment, which wins over the config file.
 		newInfoCommand(g),
 		newWriteblockCommand(g),
 	)
+	root.DisableSuggestions = true // usageOf suggests, in one hint line
+	prepareUsage(root, g)
 	return root
 }
 

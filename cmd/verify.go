@@ -73,7 +73,7 @@ EXIT STATUS
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runVerify(cmd, o, args[0])
+			return runVerify(cmd, g, o, args[0])
 		},
 	}
 	f := c.Flags()
@@ -86,7 +86,7 @@ EXIT STATUS
 	return c
 }
 
-func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
+func runVerify(cmd *cobra.Command, g *globalOptions, o verifyOptions, path string) error {
 	out := cmd.OutOrStdout()
 	if o.identity != "" && o.allowedSigners == "" {
 		return usageError(errors.New("--identity needs --allowed-signers"),
@@ -125,6 +125,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 		}{verifySchema, res, code}); jerr != nil {
 			return withCode(ExitFailure, jerr)
 		}
+		g.resultPrinted = true
 	} else {
 		fmt.Fprintln(out, verifySummary(res))
 	}

@@ -35,6 +35,9 @@ func (s *System) transport(disk string) string {
 // transportOfPath classifies a sysfs device path. The outermost bus that
 // matters wins: a USB bridge in front of a SATA disk is usb (that is the
 // cable the examiner plugged in).
+//
+// An NVMe namespace behind a USB bridge shows as usb: the bridge speaks
+// SCSI to the host, and sysfs has no nvme directory then.
 func transportOfPath(p, disk string) string {
 	parts := strings.Split(path.Clean(p), "/")
 	has := func(pred func(string) bool) bool {
@@ -46,12 +49,12 @@ func transportOfPath(p, disk string) string {
 		return false
 	}
 	switch {
+	case has(func(x string) bool { return x == "nvme" || x == "nvme-subsystem" }):
+		return TransportNVMe // multipath namespaces live under devices/virtual
 	case has(func(x string) bool { return x == "virtual" }):
 		return TransportVirtual
 	case has(func(x string) bool { return strings.HasPrefix(x, "usb") }):
 		return TransportUSB
-	case has(func(x string) bool { return x == "nvme" || x == "nvme-subsystem" }):
-		return TransportNVMe
 	case has(func(x string) bool { return strings.HasPrefix(x, "ata") && isDigits(x[3:]) }):
 		return TransportSATA
 	case has(func(x string) bool {

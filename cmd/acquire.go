@@ -29,7 +29,7 @@ type acquireOptions struct {
 	hashes                                      hashing.Set
 	buffers, retries                            int
 	caseInfo                                    report.Case
-	signKey                                     string
+	signKey, stateDir                           string
 	verify, resume, noWriteBlock, restoreWB     bool
 	allowBusy, force, json, allowForeign        bool
 }
@@ -47,7 +47,9 @@ func newAcquireCommand(g *globalOptions) *cobra.Command {
 The source is set read-only (BLKROSET) on the disk and all its partitions and
 confirmed before the first read; the block layer's write counters prove that
 nothing was written meanwhile, and every checkpoint re-checks the disk's
-medium and read-only flags. The stream is read once; every selected hash is
+medium and read-only flags. The protection is recorded in --state-dir, so
+'custodian writeblock status' shows afterwards whether anything wrote to
+the source since. The stream is read once; every selected hash is
 computed over it in parallel; the image is written as NAME.001, NAME.002, …
 (--format raw) or NAME.E01, NAME.E02, … (--format ewf), named *.partial until
 the acquisition is complete and synced. Failed reads are re-read in 64 KiB
@@ -90,6 +92,7 @@ incomplete. An existing DIR must be this user's and not writable by others.
 	f.IntVar(&o.retries, "retries", acquire.DefaultRetries, "extra reads of a failed sector in a partly readable 64 KiB cluster (sectors of fully unreadable clusters are read once, as ddrescue -d does)")
 	f.BoolVar(&o.noWriteBlock, "no-writeblock", false, "do not set the source read-only first (the write counters are still checked)")
 	f.BoolVar(&o.restoreWB, "restore-writeblock", false, "after imaging, put back the source's previous read-only state")
+	f.StringVar(&o.stateDir, "state-dir", blockdev.DefaultStateDir, "where the write-block record of the source's disk is left for 'writeblock status' (as writeblock's --state-dir)")
 	f.BoolVar(&o.allowBusy, "allow-busy", false, "image a source that is mounted or held by another driver")
 	f.BoolVar(&o.force, "force", false, "proceed although the destination looks too small")
 	f.BoolVar(&o.allowForeign, "allow-foreign-folder", false, "write into an existing output folder owned by another user or writable by others (refused by default)")
@@ -155,6 +158,7 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		Origins:     origins(g, f),
 		ToolVersion: Version(), CommandLine: append([]string{"custodian"}, g.args...),
 		OnEvent: out.event, OnStart: out.begin,
+		WriteBlockState: &blockdev.StateStore{Dir: o.stateDir},
 	}
 	a := acquire.New(source, o.output, opts)
 	stop := out.start(a.Progress)

@@ -116,7 +116,7 @@ over the environment, which wins over the config file.
 		newVersionCommand(g),
 		newAcquireCommand(g),
 		newVerifyCommand(g), newKeygenCommand(g),
-		newInfoCommand(g),
+		newInfoCommand(g), newListCommand(g),
 		newWriteblockCommand(g),
 	)
 	root.DisableSuggestions = true // usageOf suggests, in one hint line

@@ -411,8 +411,26 @@ func (a *Acquisition) existingRefusal(existing []string, err error) error {
 	}
 	return &refusal{
 		Err: fmt.Errorf("%w: %s already holds files of an image named %q (%s)", ErrUsage, a.dir, a.o.Name, strings.Join(existing, ", ")),
-		Tip: "choose another --name or output folder, or pass --resume to continue an interrupted acquisition",
+		Tip: a.existingTip(existing),
 	}
+}
+
+// existingTip tells a complete image from an interrupted one: a complete
+// report is done with (verify it), a journal can be resumed, and anything
+// else is neither.
+func (a *Acquisition) existingTip(existing []string) string {
+	other := "choose another --name or a new output folder for a new acquisition"
+	r, err := report.ReadIn(a.root, a.o.Name+report.JSONSuffix)
+	if err == nil && r.Status == report.StatusComplete {
+		return fmt.Sprintf("that acquisition is complete (its report says so): check it with 'custodian verify %s'; %s", a.dir, other)
+	}
+	if slices.Contains(existing, journalName(a.o.Name)) {
+		return fmt.Sprintf("that acquisition was interrupted and its journal is kept: continue it with the same command plus --resume; or %s", other)
+	}
+	if err == nil {
+		return fmt.Sprintf("that acquisition ended %s and has no journal to resume from; %s", r.Status, other)
+	}
+	return fmt.Sprintf("they are neither a complete acquisition (no complete report) nor a resumable one (no journal): %s", other)
 }
 
 // hasPartitionTable reports whether the media starts with a partition

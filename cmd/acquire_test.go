@@ -248,6 +248,12 @@ func TestAcquireSIGINTAndResume(t *testing.T) {
 		t.Errorf("verify of an incomplete acquisition exited 0:\n%s", stderr)
 	}
 
+	// The same command without --resume is refused with a hint that tells
+	// an interrupted acquisition (a journal) from a complete one.
+	if code, _, stderr := runCLI(t, args...); code != ExitUsage || !strings.Contains(stderr, "hint: that acquisition was interrupted and its journal is kept: continue it with the same command plus --resume") {
+		t.Errorf("rerun without --resume: exit %d\n%s", code, stderr)
+	}
+
 	// Resume in-process: completes with the uninterrupted hash.
 	resume := append(append([]string{}, args...), "--resume")
 	code, stdout2, stderr2 := runCLI(t, resume...)

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -70,7 +71,20 @@ func TestErrorWording(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	code, _, stderr := runCLI(t, "acquire", "../testdata/sample.img", "-o", dir, "--hash", "sha256")
-	if code != ExitUsage || !strings.HasPrefix(stderr, "custodian: error: "+dir+" already holds") {
+	if code != ExitUsage || !strings.HasPrefix(stderr, "custodian: error: "+dir+" already holds") ||
+		!strings.Contains(stderr, "hint: that acquisition is complete (its report says so): check it with 'custodian verify "+dir+"'") {
 		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+	// Neither a complete report nor a journal: a stray segment.
+	stray := filepath.Join(t.TempDir(), "ev")
+	if err := os.MkdirAll(stray, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stray, "sample.001"), []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, "acquire", "../testdata/sample.img", "-o", stray, "--hash", "sha256")
+	if code != ExitUsage || !strings.Contains(stderr, "hint: they are neither a complete acquisition (no complete report) nor a resumable one (no journal)") {
+		t.Errorf("stray segment: exit %d:\n%s", code, stderr)
 	}
 }

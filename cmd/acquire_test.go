@@ -115,7 +115,9 @@ func TestAcquireRefusals(t *testing.T) {
 	}
 	t.Run("existing image", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "acquire", "../testdata/sample.img", "-o", existing)
-		if code != ExitUsage || !strings.Contains(stderr, "hint:") || !strings.Contains(stderr, "--resume") {
+		// A complete image: the hint points to verify, not to --resume
+		// (which would fail with "already complete"; issue 13 #15).
+		if code != ExitUsage || !strings.Contains(stderr, "hint: that acquisition is complete") || strings.Contains(stderr, "--resume") {
 			t.Errorf("exit %d, stderr:\n%s", code, stderr)
 		}
 		if after := dirListing(t, existing); strings.Join(after, "\n") != strings.Join(before, "\n") {

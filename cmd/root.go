@@ -102,9 +102,10 @@ underscores, e.g. CUSTODIAN_SEGMENT_SIZE=2GiB). A flag on the command line wins
 over the environment, which wins over the config file.
 
 ` + exitStatusHelp,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// "completion bash|zsh|fish|powershell" prints a completion script.
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return g.resolveConfig(cmd)
 		},
@@ -120,6 +121,12 @@ over the environment, which wins over the config file.
 		newWriteblockCommand(g),
 	)
 	root.DisableSuggestions = true // usageOf suggests, in one hint line
+	// Now, not at Execute, so man pages and usage checks see it; it takes
+	// its output stream now, so the streams are set first.
+	root.SetIn(g.stdin)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.InitDefaultCompletionCmd()
 	prepareUsage(root, g)
 	return root
 }

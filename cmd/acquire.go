@@ -62,6 +62,15 @@ Outputs in DIR: the segments, NAME.report.json (+ .sig when signed),
 NAME.report.txt, NAME.map (a GNU ddrescue mapfile), and NAME.journal while
 incomplete. An existing DIR must be this user's and not writable by others.
 
+Before imaging a header names the source, its write-block, the destination
+and its free space, the format and the hashes; afterwards a closing block
+gives the duration, the average speed, what the exit status means, the
+report paths and the command that verifies the evidence. Without --json
+these go to stdout and the progress to stderr: a bar on a terminal, else a
+plain line every 5 % or 10 s. With --json, stdout has JSON lines only
+({"schema":"custodian/acquire/v1","type":"progress"|"event"|"result",…})
+and all human text goes to stderr.
+
 ` + exitStatusHelp,
 		Example: `  custodian acquire /dev/sdb -o /evidence/case-42 --case-number 2026-042 --examiner "J. Doe"
   custodian acquire testdata/sample.img -o /tmp/out --hash md5,sha256 --segment-size 2MiB --verify

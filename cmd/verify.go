@@ -50,7 +50,9 @@ media's MD5 and SHA-1 against those stored in the image, and prints its
 header fields (case, examiner, model, serial, dates, tool).
 
 Each check prints one line: its outcome, what was checked, and on a mismatch
-which hash or size differs. --json prints one JSON object instead.
+which hash or size differs. --json prints one JSON object instead, with
+"schema": "custodian/verify/v1". Progress goes to stderr (a bar on a
+terminal, plain lines otherwise), also while --source re-reads the device.
 
 The signature alone can be checked without custodian:
   ssh-keygen -Y verify -f allowed_signers -I ID -n custodian \

@@ -95,7 +95,12 @@ func closing(w io.Writer, c closingInfo) {
 	f := func(k, v string) { fmt.Fprintf(w, "%-13s%s\n", k+":", v) }
 	if !c.Started.IsZero() && c.Finished.After(c.Started) {
 		d := c.Finished.Sub(c.Started)
-		f("duration", d.Round(time.Second).String())
+		if d < time.Minute {
+			d = d.Round(10 * time.Millisecond)
+		} else {
+			d = d.Round(time.Second)
+		}
+		f("duration", d.String())
 		if secs := d.Seconds(); secs > 0 && r.BytesAcquired > 0 {
 			f("speed", fmt.Sprintf("%s/s on average", humanBytes(int64(float64(r.BytesAcquired)/secs))))
 		}

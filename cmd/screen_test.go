@@ -254,3 +254,24 @@ func TestVerifySourceProgress(t *testing.T) {
 		t.Errorf("no progress line on stderr:\n%s", stderr)
 	}
 }
+
+// TestAcquireScreenGolden pins what an examiner reads on stdout for the
+// sample disk, end to end: the header, the summary and the closing block
+// (the folder, free space, duration and speed normalised).
+func TestAcquireScreenGolden(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ev")
+	code, stdout, stderr := runCLI(t, "acquire", "../testdata/sample.img", "-o", dir, "--verify", "--examiner", "x", "--case-number", "1")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	norm := strings.ReplaceAll(stdout, dir, "DIR")
+	for _, re := range []struct{ re, with string }{
+		{`\(DIR \([^)]*free\)`, "(DIR (… free)"},
+		{`(?m)^destination: DIR \([^)]*\)$`, "destination: DIR (… free)"},
+		{`(?m)^duration:    .*$`, "duration:    …"},
+		{`(?m)^speed:       .*$`, "speed:       …"},
+	} {
+		norm = regexp.MustCompile(re.re).ReplaceAllString(norm, re.with)
+	}
+	golden(t, "acquire-screen.txt", norm)
+}

@@ -226,7 +226,7 @@ func sourceHint(err error) error {
 	case errors.Is(err, blockdev.ErrUnsupportedType):
 		return usageError(err, "SOURCE must be a block device (e.g. /dev/sdb) or a regular image file; 'custodian info DEV' shows what a path is")
 	case errors.Is(err, acquire.ErrUsage) && errors.Is(err, fs.ErrNotExist):
-		return usageError(err, "check the source path; 'lsblk' or 'custodian writeblock status' lists the block devices")
+		return usageError(err, "check the source path; 'custodian list' shows the attached disks")
 	}
 	return err
 }

@@ -34,7 +34,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"version", "x"}, `custodian version takes no arguments`, "", ""},
 		{[]string{"keygen", "extra"}, `custodian keygen takes no arguments`, "", ""},
 		{[]string{"verify", "--json"}, "verify takes one evidence folder or report file, got 0 arguments", "", verifySchema},
-		{[]string{"acquire", "/nonexistent/disk", "-o", out, "--json"}, "/nonexistent/disk", "check the source path", acquireLineSchema},
+		{[]string{"acquire", "/nonexistent/disk", "-o", out, "--json"}, "/nonexistent/disk", "check the source path; 'custodian list' shows", acquireLineSchema},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, c.args...)

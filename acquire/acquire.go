@@ -265,6 +265,7 @@ func (a *Acquisition) Run(ctx context.Context) (*report.Report, error) {
 		wb.release(r, a)
 		return nil, err
 	}
+	a.started(r, start)
 	runErr := im.run(ctx)
 	imaged := runErr == nil
 	im.watch(r, true) // before a --restore-writeblock clears the flags
@@ -442,8 +443,26 @@ func (a *Acquisition) existingRefusal(existing []string, err error) error {
 	}
 	return &refusal{
 		Err: fmt.Errorf("%w: %s already holds files of an image named %q (%s)", ErrUsage, a.dir, a.o.Name, strings.Join(existing, ", ")),
-		Tip: "choose another --name or output folder, or pass --resume to continue an interrupted acquisition",
+		Tip: a.existingTip(existing),
 	}
+}
+
+// existingTip tells a complete image from an interrupted one: a complete
+// report is done with (verify it), a journal can be resumed, and anything
+// else is neither.
+func (a *Acquisition) existingTip(existing []string) string {
+	other := "choose another --name or a new output folder for a new acquisition"
+	r, err := report.ReadIn(a.root, a.o.Name+report.JSONSuffix)
+	if err == nil && r.Status == report.StatusComplete {
+		return fmt.Sprintf("that acquisition is complete (its report says so): check it with 'custodian verify %s'; %s", a.dir, other)
+	}
+	if slices.Contains(existing, journalName(a.o.Name)) {
+		return fmt.Sprintf("that acquisition was interrupted and its journal is kept: continue it with the same command plus --resume; or %s", other)
+	}
+	if err == nil {
+		return fmt.Sprintf("that acquisition ended %s and has no journal to resume from; %s", r.Status, other)
+	}
+	return fmt.Sprintf("they are neither a complete acquisition (no complete report) nor a resumable one (no journal): %s", other)
 }
 
 // ErrSourceWritten: the source's write counters rose while it was imaged.
@@ -476,6 +495,7 @@ func (a *Acquisition) describeSource(r *report.Report, dev *blockdev.Device) {
 		return
 	}
 	s.Vendor, s.Model, s.Serial, s.WWID = a.info.Vendor, a.info.Model, a.info.Serial, a.info.WWID
+	s.FirmwareRevision, s.Transport = a.info.FirmwareRevision, a.info.Transport
 	if a.info.Path != a.source {
 		s.Device = a.info.Path
 	}
@@ -1174,12 +1194,12 @@ func (a *Acquisition) conclude(r *report.Report, root *os.Root, imaged bool, run
 	case imaged:
 		r.Status = report.StatusComplete
 		if interrupted {
-			a.note("warning", "interrupted", "interrupted during verification: the image is complete but was not re-read; check it with custodian verify")
+			a.note("warning", "interrupted", "stopped by a signal during verification: the image is complete but was not re-read; check it with custodian verify")
 		}
 	default:
 		r.Status = report.StatusIncomplete
 		if interrupted {
-			a.note("error", "interrupted", fmt.Sprintf("interrupted after %d of %d bytes; resume with --resume", a.done.Load(), r.Source.Size))
+			a.note("error", "interrupted", fmt.Sprintf("stopped by a signal after %d of %d bytes; the journal allows --resume", a.done.Load(), r.Source.Size))
 		}
 	}
 	if runErr != nil {

@@ -2,6 +2,7 @@ package acquire
 
 import (
 	"fmt"
+	"github.com/custodian-forensics/custodian/blockdev"
 	"path/filepath"
 	"strings"
 	"time"
@@ -101,6 +102,14 @@ type Options struct {
 	// write-block warnings) as they happen, possibly from the reader
 	// goroutine; it must not block for long. May be nil.
 	OnEvent func(report.Event)
+	// OnStart is called once, just before the first read of the source
+	// (after the write-block is confirmed and the destination prepared),
+	// with what the run is about to do. May be nil.
+	OnStart func(Start)
+	// WriteBlockState, when set, receives a state record of the source's
+	// disk when the acquisition write-blocks it (as "writeblock on" does),
+	// so "writeblock status" shows afterwards whether anything wrote to it.
+	WriteBlockState *blockdev.StateStore
 	// Now is the clock (for tests); nil means time.Now.
 	Now func() time.Time
 

@@ -2,7 +2,6 @@ package acquire
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -154,10 +153,9 @@ func (f *fanout) close() error {
 	for _, q := range f.queues {
 		close(q)
 	}
+	// The consumer's error says what failed ("write sdb.003: …"); a
+	// "pipeline:" in front would only add a word the user cannot act on.
 	err := f.g.Wait()
 	f.cancel()
-	if err != nil {
-		return fmt.Errorf("pipeline: %w", err)
-	}
-	return nil
+	return err
 }

@@ -17,6 +17,9 @@ type writeBlocker struct {
 	// the report still says whether anything was written meanwhile.
 	statName  string
 	statStart int64
+	// recorded: this run created the state record of the disk in state.
+	recorded bool
+	state    *blockdev.StateStore
 }
 
 // writeBlock sets and confirms the read-only flag on the source's disk and
@@ -50,6 +53,13 @@ func (a *Acquisition) writeBlock(r *report.Report, dev *blockdev.Device) (*write
 		}
 	}
 	wb.prot = p
+	if st := a.o.WriteBlockState; st != nil {
+		created, err := p.Record(st, "acquire")
+		if err != nil {
+			a.note("warning", "writeblock", fmt.Sprintf("could not leave a write-block record for 'custodian writeblock status': %v", err))
+		}
+		wb.recorded, wb.state = created, st
+	}
 	r.Source.ReadOnlyBefore = p.WasReadOnly(dev.Path())
 	r.Source.ReadOnlyDuring = true
 	r.Source.WriteBlock = report.WriteBlock{Enabled: true, Method: "BLKROSET", Devices: p.Devices, Confirmed: true, CounterChecked: true}
@@ -94,5 +104,11 @@ func (wb *writeBlocker) release(r *report.Report, a *Acquisition) {
 		return
 	}
 	r.Source.WriteBlock.Restored = true
+	if wb.recorded {
+		// The disk is as it was before: no longer protected, so no record.
+		if err := wb.state.Remove(a.diskName()); err != nil {
+			a.note("warning", "writeblock", fmt.Sprintf("could not remove the write-block record: %v", err))
+		}
+	}
 	a.note("info", "writeblock", "previous read-only state restored (--restore-writeblock) on "+strings.Join(wb.prot.Devices, ", "))
 }

@@ -88,4 +88,11 @@
 // the kernel log (/dev/kmsg). Disks present when it starts are left alone
 // unless IncludeExisting is set or they get a new medium. [ParseUevent]
 // treats every message as untrusted input.
+//
+// [List] describes the attached disks for an examiner to pick from, with
+// [Info]'s transport (from the target of sysfs block/NAME) and firmware
+// revision, and the disk that holds / ([System.RootDisks], through dm and
+// md slaves). Filesystem types and labels come from udev's database, or
+// from "blkid -p" (it opens the device O_RDONLY and writes no cache); the
+// labels are sanitized like every identity string.
 package blockdev

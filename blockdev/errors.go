@@ -31,11 +31,10 @@ type BusyError struct {
 }
 
 func (e *BusyError) Error() string {
-	msg := fmt.Sprintf("open %s exclusively: device is in use", e.Path)
 	if len(e.Users) > 0 {
-		msg += " by " + strings.Join(e.Users, ", ")
+		return fmt.Sprintf("%s is in use (%s), so it cannot be opened exclusively", e.Path, strings.Join(e.Users, ", "))
 	}
-	return msg
+	return fmt.Sprintf("%s is in use by another program (it holds the device exclusively), so it cannot be opened exclusively", e.Path)
 }
 
 func (e *BusyError) Unwrap() error { return e.Err }

@@ -21,23 +21,29 @@ type Info struct {
 	// /dev/sdb when /dev/disk/by-id/ata-… was given.
 	Path string `json:"path"`
 	// GivenPath is the path as it was given, symbolic links and all.
-	GivenPath          string          `json:"given_path"`
-	Name               string          `json:"name"`
-	Kind               string          `json:"kind"`
-	Major              uint32          `json:"major"`
-	Minor              uint32          `json:"minor"`
-	Size               int64           `json:"size"`
-	LogicalSectorSize  int             `json:"logical_sector_size"`
-	PhysicalSectorSize int             `json:"physical_sector_size"`
-	Vendor             string          `json:"vendor"`
-	Model              string          `json:"model"`
-	Serial             string          `json:"serial"`
-	WWID               string          `json:"wwid"`
-	ReadOnly           bool            `json:"read_only"`
-	Removable          bool            `json:"removable"`
-	Rotational         bool            `json:"rotational"`
-	Parent             string          `json:"parent,omitempty"` // disk of a partition, e.g. /dev/sda
-	Partitions         []PartitionInfo `json:"partitions"`
+	GivenPath          string `json:"given_path"`
+	Name               string `json:"name"`
+	Kind               string `json:"kind"`
+	Major              uint32 `json:"major"`
+	Minor              uint32 `json:"minor"`
+	Size               int64  `json:"size"`
+	LogicalSectorSize  int    `json:"logical_sector_size"`
+	PhysicalSectorSize int    `json:"physical_sector_size"`
+	Vendor             string `json:"vendor"`
+	Model              string `json:"model"`
+	Serial             string `json:"serial"`
+	WWID               string `json:"wwid"`
+	// FirmwareRevision is the device's firmware revision (sysfs
+	// device/firmware_rev or device/rev), "" where sysfs has none.
+	FirmwareRevision string `json:"firmware_revision"`
+	// Transport is how the disk is attached: usb, sata, nvme, scsi, mmc,
+	// virtio, or virtual (loop, dm, md: no hardware); "" when unknown.
+	Transport  string          `json:"transport"`
+	ReadOnly   bool            `json:"read_only"`
+	Removable  bool            `json:"removable"`
+	Rotational bool            `json:"rotational"`
+	Parent     string          `json:"parent,omitempty"` // disk of a partition, e.g. /dev/sda
+	Partitions []PartitionInfo `json:"partitions"`
 	// Mounts are the mount points of the device and of its partitions.
 	Mounts []string `json:"mounts"`
 	// Holders are the devices (dm-0, md0, …) holding the device or one of
@@ -131,6 +137,7 @@ func (s *System) inspectEntry(p string, e blockEntry) (*Info, error) {
 	info.Removable = s.attr(path.Join(disk.dir, "removable")) == "1"
 	info.Rotational = s.attr(path.Join(disk.dir, "queue/rotational")) == "1"
 	s.identity(info, disk.dir)
+	info.Transport = s.transport(disk.name)
 
 	mounts, err := s.mounts()
 	if err != nil {
@@ -200,6 +207,7 @@ func (s *System) identity(info *Info, dir string) {
 		info.Serial = s.vpdSerial(path.Join(dir, "device/vpd_pg80"))
 	}
 	info.WWID = first("wwid", "device/wwid")
+	info.FirmwareRevision = s.firmware(dir)
 }
 
 // vpdSerial reads a SCSI unit serial number VPD page (0x80): a 4-byte

@@ -291,3 +291,19 @@ func TestDiskName(t *testing.T) {
 		}
 	}
 }
+
+// TestBusyErrorWording: one sentence that names the users (issue 13 #14:
+// "device is in use by mounted on" read as two halves glued).
+func TestBusyErrorWording(t *testing.T) {
+	for _, c := range []struct {
+		e    BusyError
+		want string
+	}{
+		{BusyError{Path: "/dev/sdb", Users: []string{"mounted on /mnt", "held by dm-0"}}, "/dev/sdb is in use (mounted on /mnt, held by dm-0), so it cannot be opened exclusively"},
+		{BusyError{Path: "/dev/sdb"}, "/dev/sdb is in use by another program (it holds the device exclusively), so it cannot be opened exclusively"},
+	} {
+		if got := c.e.Error(); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+}

@@ -94,6 +94,18 @@ type WriteBlockResult struct {
 	Disk    string        `json:"disk"`
 	Devices []DeviceState `json:"devices"`
 	Writers []Writer      `json:"writers"`
+	// Protection is what [System.WriteBlockOff] measured from the state
+	// record it removed; nil when there was none (or for on).
+	Protection *ProtectionSummary `json:"protection,omitempty"`
+}
+
+// ProtectionSummary is how a protection ended: since when, by whom, and
+// the sectors written to the target meanwhile (see [System.WrittenSince]).
+type ProtectionSummary struct {
+	Since            time.Time `json:"protected_since"`
+	By               string    `json:"protected_by"`
+	SectorsWritten   int64     `json:"sectors_written_while_protected"`
+	CountersCompared []string  `json:"counters_compared"`
 }
 
 // WriteBlockOn sets and confirms the read-only flag on path's disk and all
@@ -175,6 +187,15 @@ func (s *System) WriteBlockOff(p string, o WriteBlockOptions) (*WriteBlockResult
 		return nil, err
 	}
 	res := &WriteBlockResult{Target: p, Disk: s.nodePath(info.DiskName()), Writers: []Writer{}}
+	if o.State != nil {
+		// The last look at what was written while the device was
+		// protected, before its flags are cleared and the record goes.
+		if rec, err := o.State.Load(info.DiskName()); err == nil {
+			if w, ok := s.WrittenSince(rec, info.Name); ok {
+				res.Protection = &ProtectionSummary{Since: rec.ProtectedAt, By: rec.By, SectorsWritten: w.Sectors, CountersCompared: w.Counters}
+			}
+		}
+	}
 	wasRO := map[string]bool{}
 	for _, t := range targets {
 		wasRO[s.nodePath(t.name)], _ = ReadOnly(s.nodePath(t.name))

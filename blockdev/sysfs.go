@@ -34,12 +34,17 @@ type System struct {
 	// probe asks a device node by ioctl for its geometry; nil means sysfs
 	// only (fixtures).
 	probe func(path string) (geometryInfo, error)
+	// udevData reads a device's filesystem from udev's database; probeFS
+	// probes the device node itself. nil means none (fixtures).
+	udevData func(major, minor uint32) (Filesystem, bool)
+	probeFS  func(path string) (Filesystem, error)
 }
 
 // DefaultSystem is the running machine: /sys, /proc and /dev, with ioctls
 // preferred over sysfs for size, sector sizes and the read-only flag.
 func DefaultSystem() *System {
-	return &System{Sys: os.DirFS("/sys"), Proc: os.DirFS("/proc"), Dev: "/dev", stat: statNode, probe: probeNode}
+	return &System{Sys: os.DirFS("/sys"), Proc: os.DirFS("/proc"), Dev: "/dev", stat: statNode, probe: probeNode,
+		udevData: udevDataFS(os.DirFS("/run")), probeFS: blkidProbe}
 }
 
 // resolvePath returns p with every symbolic link resolved, or p itself when

@@ -30,7 +30,7 @@ type acquireOptions struct {
 	hashes                                      hashing.Set
 	buffers, retries                            int
 	caseInfo                                    report.Case
-	signKey                                     string
+	signKey, stateDir                           string
 	verify, resume, noWriteBlock, restoreWB     bool
 	allowBusy, force, json, allowForeign        bool
 }
@@ -55,7 +55,9 @@ func acquireCommand(g *globalOptions) (*cobra.Command, *acquireOptions) {
 The source is set read-only (BLKROSET) on the disk and all its partitions and
 confirmed before the first read; the block layer's write counters prove that
 nothing was written meanwhile, and every checkpoint re-checks the disk's
-medium and read-only flags. The stream is read once; every selected hash is
+medium and read-only flags. The protection is recorded in --state-dir, so
+'custodian writeblock status' shows afterwards whether anything wrote to
+the source since. The stream is read once; every selected hash is
 computed over it in parallel; the image is written as NAME.001, NAME.002, …
 (--format raw) or NAME.E01, NAME.E02, … (--format ewf), named *.partial until
 the acquisition is complete and synced. Failed reads are re-read in 64 KiB
@@ -69,11 +71,20 @@ Outputs in DIR: the segments, NAME.report.json (+ .sig when signed),
 NAME.report.txt, NAME.map (a GNU ddrescue mapfile), and NAME.journal while
 incomplete. An existing DIR must be this user's and not writable by others.
 
+Before imaging a header names the source, its write-block, the destination
+and its free space, the format and the hashes; afterwards a closing block
+gives the duration, the average speed, what the exit status means, the
+report paths and the command that verifies the evidence. Without --json
+these go to stdout and the progress to stderr: a bar on a terminal, else a
+plain line every 5 % or 10 s. With --json, stdout has JSON lines only
+({"schema":"custodian/acquire/v1","type":"progress"|"event"|"result",…})
+and all human text goes to stderr.
+
 ` + exitStatusHelp,
 		Example: `  custodian acquire /dev/sdb -o /evidence/case-42 --case-number 2026-042 --examiner "J. Doe"
   custodian acquire testdata/sample.img -o /tmp/out --hash md5,sha256 --segment-size 2MiB --verify
   custodian acquire /dev/sdc -o /evidence/usb --sign-key ~/.ssh/custodian_ed25519 --json`,
-		Args:        cobra.ExactArgs(1),
+		Args:        exactArgs(1, "one SOURCE (a block device or an image file)"),
 		Annotations: map[string]string{configAnnotation: "flags"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAcquire(cmd.Context(), g, o, cmd, args[0])
@@ -99,6 +110,7 @@ incomplete. An existing DIR must be this user's and not writable by others.
 	f.IntVar(&o.retries, "retries", acquire.DefaultRetries, "extra reads of a failed sector in a partly readable 64 KiB cluster (sectors of fully unreadable clusters are read once, as ddrescue -d does)")
 	f.BoolVar(&o.noWriteBlock, "no-writeblock", false, "do not set the source read-only first (the write counters are still checked)")
 	f.BoolVar(&o.restoreWB, "restore-writeblock", false, "after imaging, put back the source's previous read-only state")
+	f.StringVar(&o.stateDir, "state-dir", blockdev.DefaultStateDir, "where the write-block record of the source's disk is left for 'writeblock status' (as writeblock's --state-dir)")
 	f.BoolVar(&o.allowBusy, "allow-busy", false, "image a source that is mounted or held by another driver")
 	f.BoolVar(&o.force, "force", false, "proceed although the destination looks too small")
 	f.BoolVar(&o.allowForeign, "allow-foreign-folder", false, "write into an existing output folder owned by another user or writable by others (refused by default)")
@@ -135,6 +147,7 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 	name := opts.Name
 	out := newProgressOutput(g, o.json)
 	opts.OnEvent = out.event
+	opts.OnStart = out.begin
 	a := acquire.New(source, o.output, opts)
 	stop := out.start(a.Progress)
 	r, runErr := a.Run(ctx)
@@ -147,6 +160,7 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		reportPath = "" // not written (e.g. the destination is full)
 	}
 	out.result(r, reportPath, runErr)
+	g.resultPrinted = o.json
 	switch {
 	case runErr == nil:
 		return nil
@@ -156,7 +170,7 @@ func runAcquire(ctx context.Context, g *globalOptions, o *acquireOptions, cmd *c
 		return withHints(errors.New("interrupted during verification: the image is complete but was not re-read"),
 			fmt.Sprintf("check it with: custodian verify %s", o.output))
 	case errors.Is(runErr, context.Canceled):
-		return withHints(errors.New("interrupted: the report says incomplete"),
+		return withHints(errors.New("interrupted before the image was complete (the report says incomplete)"),
 			fmt.Sprintf("continue later with: custodian acquire %s -o %s --name %s --resume (same flags)", source, o.output, name))
 	case errors.Is(runErr, acquire.ErrNoSpace), errors.Is(runErr, syscall.ENOSPC), errors.Is(runErr, syscall.EDQUOT):
 		return withHints(runErr,
@@ -191,7 +205,7 @@ func sourceHint(err error) error {
 	case errors.Is(err, blockdev.ErrUnsupportedType):
 		return usageError(err, "SOURCE must be a block device (e.g. /dev/sdb) or a regular image file; 'custodian info DEV' shows what a path is")
 	case errors.Is(err, acquire.ErrUsage) && errors.Is(err, fs.ErrNotExist):
-		return usageError(err, "check the source path; 'lsblk' or 'custodian writeblock status' lists the block devices")
+		return usageError(err, "check the source path; 'custodian list' shows the attached disks")
 	}
 	return err
 }
@@ -227,8 +241,6 @@ func summary(w io.Writer, r *report.Report, reportPath string) {
 	}
 	if reportPath == "" {
 		fmt.Fprintf(w, "report:      NOT WRITTEN (see the error below; the journal records the progress)\n")
-	} else {
-		fmt.Fprintf(w, "report:      %s\n", reportPath)
 	}
 }
 

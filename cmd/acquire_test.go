@@ -115,7 +115,9 @@ func TestAcquireRefusals(t *testing.T) {
 	}
 	t.Run("existing image", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "acquire", "../testdata/sample.img", "-o", existing)
-		if code != ExitUsage || !strings.Contains(stderr, "hint:") || !strings.Contains(stderr, "--resume") {
+		// A complete image: the hint points to verify, not to --resume
+		// (which would fail with "already complete"; issue 13 #15).
+		if code != ExitUsage || !strings.Contains(stderr, "hint: that acquisition is complete") || strings.Contains(stderr, "--resume") {
 			t.Errorf("exit %d, stderr:\n%s", code, stderr)
 		}
 		if after := dirListing(t, existing); strings.Join(after, "\n") != strings.Join(before, "\n") {
@@ -227,6 +229,9 @@ func TestAcquireSIGINTAndResume(t *testing.T) {
 	if !strings.Contains(stderr.String(), "--resume") {
 		t.Errorf("no resume hint:\n%s", stderr.String())
 	}
+	if strings.Contains(stderr.String(), "interrupted: interrupted") || strings.Contains(stderr.String(), "pipeline:") {
+		t.Errorf("doubled wording (issue 13 #14):\n%s", stderr.String())
+	}
 	b, err := os.ReadFile(filepath.Join(out, "slow.report.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -243,6 +248,12 @@ func TestAcquireSIGINTAndResume(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "verify", out); code == ExitOK {
 		t.Errorf("verify of an incomplete acquisition exited 0:\n%s", stderr)
+	}
+
+	// The same command without --resume is refused with a hint that tells
+	// an interrupted acquisition (a journal) from a complete one.
+	if code, _, stderr := runCLI(t, args...); code != ExitUsage || !strings.Contains(stderr, "hint: that acquisition was interrupted and its journal is kept: continue it with the same command plus --resume") {
+		t.Errorf("rerun without --resume: exit %d\n%s", code, stderr)
 	}
 
 	// Resume in-process: completes with the uninterrupted hash.

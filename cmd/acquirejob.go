@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/custodian-forensics/custodian/acquire"
+	"github.com/custodian-forensics/custodian/blockdev"
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -58,5 +59,6 @@ func (o *acquireOptions) acquisition(g *globalOptions, f *pflag.FlagSet, source 
 		AllowBusy: o.allowBusy, Force: o.force, AllowForeignFolder: o.allowForeign, Signer: signer,
 		Origins:     origins(g, f),
 		ToolVersion: Version(), CommandLine: append([]string{"custodian"}, g.args...),
+		WriteBlockState: &blockdev.StateStore{Dir: o.stateDir},
 	}, nil
 }

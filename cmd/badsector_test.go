@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -30,6 +31,10 @@ func TestAcquireBadSectorExitStatus(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String()+stdout.String(), "unreadable") {
 		t.Errorf("no mention of unreadable sectors:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+	// The closing block says what exit 3 means (issue 13 #6).
+	if !regexp.MustCompile(`(?m)^exit status: complete, [1-9][0-9]* sectors? unreadable \(zero-filled, listed in the report\): exit 3$`).MatchString(stdout.String()) {
+		t.Errorf("closing block does not explain exit 3:\n%s", stdout.String())
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "bad.report.json"))
 	if err != nil {

@@ -98,7 +98,7 @@ func dedup(xs []string) []string {
 // printError writes err in the house style: a "custodian: error:" line, then
 // one "custodian: hint:" line per hint. Lower case, no trailing period.
 func printError(w io.Writer, err error) {
-	msg := strings.TrimRight(err.Error(), ".\n ")
+	msg := strings.TrimRight(userMessage(err), ".\n ")
 	for i, line := range strings.Split(msg, "\n") {
 		if i == 0 {
 			fmt.Fprintf(w, "custodian: error: %s\n", line)

@@ -22,8 +22,9 @@ func newInfoCommand(g *globalOptions) *cobra.Command {
 		Use:   "info DEV",
 		Short: "Show identity, size, sector sizes, read-only state, partitions and mounts",
 		Long: `info describes a block device (or a regular file standing in for one):
-its identity (vendor, model, serial, WWID, sanitized: they come from the
-device), size, logical and physical sector sizes, the kernel's read-only
+its identity (vendor, model, serial, WWID, firmware revision, sanitized:
+they come from the device), its transport (usb, sata, nvme, scsi, mmc,
+virtio; "virtual" for loop, dm, md), size, logical and physical sector sizes, the kernel's read-only
 flag, its partitions, where it or its partitions are mounted, and which
 devices (device-mapper, md, ...) hold it. Nothing is written.
 
@@ -84,6 +85,8 @@ func renderInfo(w io.Writer, info *blockdev.Info) error {
 	line("model", info.Model)
 	line("serial", info.Serial)
 	line("wwid", info.WWID)
+	line("firmware", info.FirmwareRevision)
+	line("transport", info.Transport)
 	if info.Kind != blockdev.KindRegular {
 		line("read-only", yesNo(info.ReadOnly))
 		line("removable", yesNo(info.Removable))

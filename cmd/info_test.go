@@ -188,7 +188,9 @@ func TestInfoLoop4Kn(t *testing.T) {
 		}
 	}
 	code, out, _ = runCLI(t, "info", dev)
-	if code != 0 || !strings.Contains(out, "4096 logical") || !strings.Contains(out, parts[1]) || !strings.Contains(out, "read-only:  yes") {
+	// A loop device has no hardware: transport "virtual", no firmware.
+	if code != 0 || !strings.Contains(out, "4096 logical") || !strings.Contains(out, parts[1]) || !strings.Contains(out, "read-only:  yes") ||
+		!strings.Contains(out, "transport:  virtual") || strings.Contains(out, "firmware:") {
 		t.Errorf("info %s: exit %d\n%s", dev, code, out)
 	}
 }

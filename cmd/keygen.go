@@ -27,7 +27,8 @@ func newKeygenCommand(g *globalOptions) *cobra.Command {
 		Short: "Create an Ed25519 key pair for signing reports (OpenSSH format)",
 		Long: `keygen writes a new Ed25519 signing key in OpenSSH format: the private key
 to FILE (mode 0600) and the public key to FILE.pub. It never overwrites an
-existing file.
+existing file, and checks that first; a missing folder of FILE is created
+with mode 0700. Both happen before the passphrase is asked for.
 
 The key is encrypted with a passphrase taken from CUSTODIAN_KEY_PASSPHRASE, or
 asked for when stdin is a terminal (empty: not encrypted).
@@ -44,7 +45,7 @@ examiner from the config or CUSTODIAN_EXAMINER when it is one word, else
 user@host.
 
 ` + exitStatusHelp,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runKeygen(cmd, g, o)
 		},
@@ -62,6 +63,19 @@ func runKeygen(cmd *cobra.Command, g *globalOptions, o keygenOptions) error {
 	id := o.identity
 	if id == "" {
 		id = defaultIdentity(g.v.GetString("examiner"))
+	}
+	if err := report.CheckIdentity(id); err != nil {
+		return usageError(err)
+	}
+	created, err := report.PrepareKeyPath(o.output)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return usageError(err, "keygen never overwrites a key; choose another file name or move the old key away")
+	case err != nil:
+		return usageError(err, "give a key file in a folder you can write, e.g. -o ~/.config/custodian/examiner")
+	}
+	if created != "" {
+		fmt.Fprintf(g.stderr, "custodian: created folder %s (mode 0700)\n", created)
 	}
 	pass, err := newPassphrase(g)
 	if err != nil {

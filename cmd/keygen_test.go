@@ -111,3 +111,33 @@ func TestSignKeyPassphrase(t *testing.T) {
 		t.Error("empty spec must mean no signing")
 	}
 }
+
+// TestKeygenCreatesFolder: the README's key path does not exist on a fresh
+// machine; keygen creates the folder 0700 (issue 13 #15), and refuses an
+// existing key before asking for a passphrase.
+func TestKeygenCreatesFolder(t *testing.T) {
+	base := t.TempDir()
+	key := filepath.Join(base, ".config", "custodian", "examiner")
+	code, _, errOut := runCustodian(t, "keygen", "-o", key, "-I", "jdoe@lab")
+	if code != ExitOK || !strings.Contains(errOut, "created folder "+filepath.Join(base, ".config")+" (mode 0700)") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, d := range []string{filepath.Join(base, ".config"), filepath.Dir(key)} {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v, want mode 0700", d, fi.Mode(), err)
+		}
+	}
+	// The key exists: refused before the passphrase (none is asked: stdin
+	// is no terminal, but CUSTODIAN_KEY_PASSPHRASE would be read).
+	t.Setenv(passphraseEnv, "x")
+	if code, _, errOut := runCustodian(t, "keygen", "-o", key); code != ExitUsage || !strings.Contains(errOut, "already exists") {
+		t.Errorf("existing key: exit %d %s", code, errOut)
+	}
+	// A file where the folder should be.
+	if err := os.WriteFile(filepath.Join(base, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCustodian(t, "keygen", "-o", filepath.Join(base, "file", "k")); code != ExitUsage || !strings.Contains(errOut, "is not a folder") {
+		t.Errorf("file as folder: exit %d %s", code, errOut)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"github.com/custodian-forensics/custodian/acquire"
@@ -18,23 +17,55 @@ import (
 
 // progressOutput renders an acquisition's progress. The core only keeps
 // counters; this polls them on a ticker (restic's and rclone's design).
-// On a terminal (and without --json) it draws a bar on stderr and prints
-// the summary on stdout; otherwise it writes JSON lines on stdout
-// ({"type":"progress"|"event"|"result",…}) and the summary on stderr.
+// The mode is what the user asked for, never guessed from where stdout or
+// stderr go: with --json, JSON lines on stdout ({"schema":…,"type":
+// "progress"|"event"|"result",…}) and the human header and summary on
+// stderr; without it, the header and summary on stdout and the progress on
+// stderr: a bar when stderr is a terminal, plain text lines otherwise
+// (2>acquire.log gets a readable log).
 type progressOutput struct {
 	stdout, stderr io.Writer
 	jsonLines      bool
 
 	mu    sync.Mutex
 	enc   *json.Encoder
-	bar   *progressbar.ProgressBar
+	bar   *meter // the human progress display (nil with --json)
 	phase acquire.Phase
+	// started is when OnStart came: the closing block's duration.
+	started time.Time
 }
 
+// Schemas of the JSON lines of acquire and verify: a consumer checks the
+// field before it reads the others.
+const (
+	acquireLineSchema = "custodian/acquire/v1"
+	verifySchema      = "custodian/verify/v1"
+)
+
+// lineHead opens every JSON line of acquire.
+type lineHead struct {
+	Schema string `json:"schema"`
+	Type   string `json:"type"`
+}
+
+func head(typ string) lineHead { return lineHead{Schema: acquireLineSchema, Type: typ} }
+
 func newProgressOutput(g *globalOptions, jsonFlag bool) *progressOutput {
-	p := &progressOutput{stdout: g.stdout, stderr: g.stderr, jsonLines: jsonFlag || !isTerminal(g.stderr)}
+	p := &progressOutput{stdout: g.stdout, stderr: g.stderr, jsonLines: jsonFlag}
 	p.enc = newJSONEncoder(g.stdout, "")
+	if !jsonFlag {
+		p.bar = newMeter(g.stderr, isTerminal(g.stderr))
+	}
 	return p
+}
+
+// human is where the header and the summary go: stdout, or stderr when
+// stdout carries JSON lines.
+func (p *progressOutput) human() io.Writer {
+	if p.jsonLines {
+		return p.stderr
+	}
+	return p.stdout
 }
 
 // isTerminal reports whether a stream (an io.Reader or io.Writer) is a
@@ -57,7 +88,7 @@ func newJSONEncoder(w io.Writer, indent string) *json.Encoder {
 
 // progressLine is one JSON progress line.
 type progressLine struct {
-	Type string `json:"type"`
+	lineHead
 	Time string `json:"time"`
 	acquire.Progress
 	Percent float64 `json:"percent"`
@@ -97,6 +128,8 @@ func (p *progressOutput) start(poll func() acquire.Progress) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
+// update shows pr. final is the last call: the display ends where the
+// work stopped (an interrupted or failed run's bar stays short of 100 %).
 func (p *progressOutput) update(pr acquire.Progress, rate int64, final bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -111,39 +144,25 @@ func (p *progressOutput) update(pr acquire.Progress, rate int64, final bool) {
 				pct = float64(pr.Verified) * 100 / float64(pr.Total)
 			}
 		}
-		_ = p.enc.Encode(progressLine{Type: "progress", Time: time.Now().UTC().Format(time.RFC3339), Progress: pr, Percent: pct, Rate: rate})
+		_ = p.enc.Encode(progressLine{lineHead: head("progress"), Time: time.Now().UTC().Format(time.RFC3339), Progress: pr, Percent: pct, Rate: rate})
 		return
 	}
-	if pr.Phase != p.phase && (pr.Phase == acquire.PhaseImage || pr.Phase == acquire.PhaseVerify) {
-		if p.bar != nil {
-			p.bar.Finish()
-			fmt.Fprintln(p.stderr)
-		}
-		desc := "imaging  "
-		if pr.Phase == acquire.PhaseVerify {
-			desc = "verifying"
-		}
-		p.bar = progressbar.NewOptions64(pr.Total,
-			progressbar.OptionSetWriter(p.stderr), progressbar.OptionSetDescription(desc),
-			progressbar.OptionShowBytes(true), progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(100*time.Millisecond))
+	if pr.Phase == acquire.PhaseImage || pr.Phase == acquire.PhaseVerify {
+		p.phase = pr.Phase
 	}
-	p.phase = pr.Phase
-	if p.bar == nil {
-		return
-	}
-	switch pr.Phase {
+	done, desc := pr.Done, "imaging"
+	switch p.phase {
 	case acquire.PhaseVerify:
-		p.bar.Set64(pr.Verified)
+		done, desc = pr.Verified, "verifying"
 	case acquire.PhaseImage:
-		p.bar.Set64(pr.Done)
+	default:
+		return // nothing imaged yet: no bar
 	}
 	if final {
-		p.bar.Finish()
-		fmt.Fprintln(p.stderr)
-		p.bar = nil
+		p.bar.stop(done, pr.Unreadable)
+		return
 	}
+	p.bar.set(desc, done, pr.Total, pr.Unreadable, rate)
 }
 
 // event shows a notable event: every event as a JSON line, or warnings and
@@ -155,9 +174,9 @@ func (p *progressOutput) event(e report.Event) {
 	defer p.mu.Unlock()
 	if p.jsonLines {
 		_ = p.enc.Encode(struct {
-			Type string `json:"type"`
+			lineHead
 			report.Event
-		}{"event", e})
+		}{head("event"), e})
 		return
 	}
 	if e.Level == "info" || e.Kind == "read_error" {
@@ -182,7 +201,7 @@ func (p *progressOutput) event(e report.Event) {
 
 // resultLine is the final JSON line of an acquisition.
 type resultLine struct {
-	Type            string         `json:"type"`
+	lineHead
 	Status          report.Status  `json:"status"`
 	ExitCode        int            `json:"exit_code"`
 	Error           string         `json:"error,omitempty"`
@@ -197,18 +216,29 @@ type resultLine struct {
 	Verified        *bool          `json:"verified,omitempty"`
 }
 
+// begin prints the header, just before imaging starts.
+func (p *progressOutput) begin(st acquire.Start) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.started = time.Now()
+	header(p.human(), st)
+}
+
 func (p *progressOutput) result(r *report.Report, reportPath string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer func() {
+		summary(p.human(), r, reportPath)
+		closing(p.human(), closingInfo{Report: r, ReportPath: reportPath, Code: exitcode.Of(err), Started: p.started, Finished: time.Now()})
+	}()
 	if !p.jsonLines {
-		summary(p.stdout, r, reportPath)
 		return
 	}
-	line := resultLine{Type: "result", Status: r.Status, ExitCode: exitcode.Of(err), Report: reportPath,
+	line := resultLine{lineHead: head("result"), Status: r.Status, ExitCode: exitcode.Of(err), Report: reportPath,
 		Source: r.Source.Path, Size: r.Source.Size, BytesAcquired: r.BytesAcquired, Hashes: r.Hashes,
 		Segments: len(r.Image.Segments), Unreadable: r.Unreadable}
 	if err != nil {
-		line.Error = err.Error()
+		line.Error = userMessage(err)
 	}
 	for _, u := range r.Unreadable {
 		line.UnreadableBytes += u.Length
@@ -218,5 +248,4 @@ func (p *progressOutput) result(r *report.Report, reportPath string, err error) 
 		line.Verified = &v
 	}
 	_ = p.enc.Encode(line)
-	summary(p.stderr, r, reportPath)
 }

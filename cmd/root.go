@@ -31,6 +31,12 @@ type globalOptions struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	v       *viper.Viper
+	// running is set when a command's RunE starts: errors before it are
+	// cobra's findings about the command line (see usageOf).
+	running bool
+	// resultPrinted is set by a --json command once it printed its result
+	// line, so that a failure does not print a second one.
+	resultPrinted bool
 }
 
 // Main runs the CLI with args (without the program name) and returns the
@@ -56,10 +62,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	c, err := root.ExecuteContextC(ctx)
+	err = usageOf(g, c, err)
 	if err != nil {
 		if !isSilent(err) {
 			printError(stderr, err)
+		}
+		if wantsJSON(c, args) && !g.resultPrinted && (exitcode.Of(err) == ExitUsage || streamsJSON(c)) {
+			printJSONError(stdout, c, err)
 		}
 	}
 	return exitcode.Of(err)
@@ -92,26 +102,33 @@ underscores, e.g. CUSTODIAN_SEGMENT_SIZE=2GiB). A flag on the command line wins
 over the environment, which wins over the config file.
 
 ` + exitStatusHelp,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// "completion bash|zsh|fish|powershell" prints a completion script.
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return g.resolveConfig(cmd)
 		},
 	}
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "YAML config file with flag values (keys are long flag names)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return usageError(err, "run 'custodian help' for usage")
-	})
+	root.SetFlagErrorFunc(flagError)
 	// Every command is built anew for every root: no package-level flag state.
 	root.AddCommand(
 		newVersionCommand(g),
 		newAcquireCommand(g),
 		newVerifyCommand(g), newKeygenCommand(g),
-		newInfoCommand(g),
+		newInfoCommand(g), newListCommand(g),
 		newWriteblockCommand(g),
 		newBatchCommand(g),
 	)
+	root.DisableSuggestions = true // usageOf suggests, in one hint line
+	// Now, not at Execute, so man pages and usage checks see it; it takes
+	// its output stream now, so the streams are set first.
+	root.SetIn(g.stdin)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.InitDefaultCompletionCmd()
+	prepareUsage(root, g)
 	return root
 }
 

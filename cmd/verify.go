@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/custodian-forensics/custodian/internal/exitcode"
@@ -55,7 +54,9 @@ media's MD5 and SHA-1 against those stored in the image, and prints its
 header fields (case, examiner, model, serial, dates, tool).
 
 Each check prints one line: its outcome, what was checked, and on a mismatch
-which hash or size differs. --json prints one JSON object instead.
+which hash or size differs. --json prints one JSON object instead, with
+"schema": "custodian/verify/v1". Progress goes to stderr (a bar on a
+terminal, plain lines otherwise), also while --source re-reads the device.
 
 The signature alone can be checked without custodian:
   ssh-keygen -Y verify -f allowed_signers -I ID -n custodian \
@@ -78,7 +79,7 @@ EXIT STATUS
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runVerify(cmd, o, args[0])
+			return runVerify(cmd, g, o, args[0])
 		},
 	}
 	f := c.Flags()
@@ -91,7 +92,7 @@ EXIT STATUS
 	return c
 }
 
-func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
+func runVerify(cmd *cobra.Command, g *globalOptions, o verifyOptions, path string) error {
 	out := cmd.OutOrStdout()
 	if o.identity != "" && o.allowedSigners == "" {
 		return usageError(errors.New("--identity needs --allowed-signers"),
@@ -112,10 +113,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 		vo.OnCheck = func(c report.Check) { printCheck(out, c) }
 	}
 	v := verify.New(path, vo)
-	stop := func() {}
-	if !o.json && isTerminal(cmd.ErrOrStderr()) {
-		stop = verifyBar(cmd.ErrOrStderr(), v.Progress)
-	}
+	stop := verifyMeter(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()), v.Progress)
 	res, err := v.Run(cmd.Context())
 	stop()
 	if res == nil {
@@ -127,11 +125,13 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 	code := exitcode.Of(err)
 	if o.json {
 		if jerr := newJSONEncoder(out, "  ").Encode(struct {
+			Schema string `json:"schema"`
 			*verify.Result
 			ExitCode int `json:"exit_code"`
-		}{res, code}); jerr != nil {
+		}{verifySchema, res, code}); jerr != nil {
 			return withCode(ExitFailure, jerr)
 		}
+		g.resultPrinted = true
 	} else {
 		fmt.Fprintln(out, verifySummary(res))
 	}
@@ -144,36 +144,39 @@ func runVerify(cmd *cobra.Command, o verifyOptions, path string) error {
 	return nil
 }
 
-// verifyBar draws a progress bar of a verification on a terminal until the
-// returned function is called.
-func verifyBar(w io.Writer, poll func() verify.Progress) (stop func()) {
+// verifyMeter shows a verification's progress on w (the acquire display:
+// a bar on a terminal, plain text lines otherwise) until the returned
+// function is called.
+func verifyMeter(w io.Writer, tty bool, poll func() verify.Progress) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	m := newMeter(w, tty)
+	interval := 200 * time.Millisecond
+	if !tty {
+		interval = time.Second
+	}
 	wg.Go(func() {
-		t := time.NewTicker(200 * time.Millisecond)
+		t := time.NewTicker(interval)
 		defer t.Stop()
-		var bar *progressbar.ProgressBar
+		var lastDone int64
+		last := time.Now()
 		for {
 			select {
 			case <-done:
-				if bar != nil {
-					bar.Set64(poll().Done)
-					bar.Finish()
-					fmt.Fprintln(w)
+				if p := poll(); p.Total > 0 {
+					if m.total == 0 {
+						m.set("verifying", p.Done, p.Total, 0, 0)
+					}
+					m.stop(p.Done, 0)
 				}
 				return
-			case <-t.C:
+			case now := <-t.C:
 				p := poll()
-				if bar == nil && p.Total > 0 {
-					bar = progressbar.NewOptions64(p.Total,
-						progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("verifying"),
-						progressbar.OptionShowBytes(true), progressbar.OptionShowCount(),
-						progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
-						progressbar.OptionThrottle(100*time.Millisecond))
+				if p.Total > 0 && p.Phase != verify.PhaseReport && p.Phase != verify.PhaseDone {
+					rate := int64(float64(p.Done-lastDone) / now.Sub(last).Seconds())
+					m.set("verifying", p.Done, p.Total, 0, rate)
 				}
-				if bar != nil {
-					bar.Set64(p.Done)
-				}
+				lastDone, last = p.Done, now
 			}
 		}
 	})

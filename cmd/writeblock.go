@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -107,8 +108,10 @@ func newWriteblockOffCommand(g *globalOptions, opts *writeblockOptions) *cobra.C
 		Short: "Clear the read-only flag on devices, their disks and all partitions",
 		Long: `off is the reverse of on: it clears the read-only flag on each DEV's disk and
 all its partitions (with --partition-only, on the partition alone), confirms
-that they are writable, and removes the state record. When stdin is not a
-terminal it refuses unless --yes is given; on a terminal it asks.
+that they are writable, and removes the state record, printing what it
+measured first: "N sectors written while protected since T" (anything but
+0 means the device was written; also a warning on stderr). When stdin is
+not a terminal it refuses unless --yes is given; on a terminal it asks.
 
 ` + writeblockExitHelp,
 		Args: needDevices("off"),
@@ -190,7 +193,8 @@ func newWriteblockUdevRuleCommand(g *globalOptions, opts *writeblockOptions) *co
 		Short: "Print or install a udev rule that makes new block devices read-only",
 		Long: `udev-rule prints a udev rules file that runs "blockdev --setro" for every
 new block device and partition (and on "change" with a medium), except the
---exclude'd ones, for machines that run udev, from boot on. --install writes
+--exclude'd ones, for machines that run udev, from boot on. Without an
+--exclude that matches it, it warns and names the disk that holds /. --install writes
 it to ` + blockdev.DefaultUdevRulePath + ` (or --path); then run
 "udevadm control --reload". See the README for the trade-offs against
 "writeblock watch" and systemd's udev.blockdev_read_only.
@@ -293,9 +297,15 @@ func runWriteblockOff(g *globalOptions, opts writeblockOptions, args []string) e
 		}
 	}
 	wo := blockdev.WriteBlockOptions{PartitionOnly: opts.partitionOnly, State: opts.store()}
-	_, errs, err := applyEach(g, opts, args, false, blockdev.DefaultSystem().WriteBlockOff, wo)
+	results, errs, err := applyEach(g, opts, args, false, blockdev.DefaultSystem().WriteBlockOff, wo)
 	if err != nil {
 		return err
+	}
+	for _, r := range results {
+		if p := r.Protection; p != nil && p.SectorsWritten != 0 {
+			fmt.Fprintf(g.stderr, "custodian: warning: %s was written while protected: %d sectors since %s; check mounts, holders and the kernel log\n",
+				r.Target, p.SectorsWritten, p.Since.UTC().Format(time.RFC3339))
+		}
 	}
 	if len(errs) > 0 {
 		return withCode(ExitFailure, errors.Join(errs...), "a partition stays read-only while its disk is; clear the disk (without --partition-only)")
@@ -333,7 +343,20 @@ func renderWriteblockResults(w io.Writer, results []*blockdev.WriteBlockResult, 
 		for _, wr := range r.Writers {
 			fmt.Fprintf(w, "%s: %s\n", r.Target, wr)
 		}
+		if !on {
+			fmt.Fprintln(w, protectionLine(r))
+		}
 	}
+}
+
+// protectionLine says what "off" measured of the protection it ended.
+func protectionLine(r *blockdev.WriteBlockResult) string {
+	p := r.Protection
+	if p == nil {
+		return fmt.Sprintf("%s: no protection record (not protected by custodian since boot, or another medium): nothing measured", r.Target)
+	}
+	return fmt.Sprintf("%s: %d sectors written while protected since %s (protected by %s; counters of %s)",
+		r.Target, p.SectorsWritten, p.Since.UTC().Format(time.RFC3339), p.By, strings.Join(p.CountersCompared, ", "))
 }
 
 func roRW(ro bool) string {
@@ -480,6 +503,7 @@ func runWriteblockUdevRule(g *globalOptions, opts writeblockOptions) error {
 	if err != nil {
 		return usageError(err)
 	}
+	warnSystemDisk(g.stderr, opts.exclude, blockdev.DefaultSystem().RootDisks())
 	if !opts.install {
 		_, err := io.WriteString(g.stdout, rule)
 		return err
@@ -491,6 +515,39 @@ func runWriteblockUdevRule(g *globalOptions, opts writeblockOptions) error {
 	}
 	fmt.Fprintf(g.stdout, "installed %s\nrun 'udevadm control --reload' so udevd uses it; devices present now are not changed\n", opts.rulePath)
 	return nil
+}
+
+// warnSystemDisk warns when the udev rule would make the disk that holds /
+// read-only at the next boot: no --exclude, or none that matches it.
+func warnSystemDisk(w io.Writer, exclude, roots []string) {
+	if len(roots) == 0 {
+		if len(exclude) == 0 {
+			fmt.Fprintln(w, "custodian: warning: no --exclude: the rule makes every block device read-only from the next boot on, the system disk too (which disk holds / could not be told)")
+		}
+		return
+	}
+	var hit []string
+	for _, r := range roots {
+		matched := false
+		for _, p := range exclude {
+			if ok, err := path.Match(p, r); err == nil && ok {
+				matched = true
+			}
+		}
+		if !matched {
+			hit = append(hit, r)
+		}
+	}
+	if len(hit) == 0 {
+		return
+	}
+	what := "no --exclude"
+	if len(exclude) > 0 {
+		what = "no --exclude matches it"
+	}
+	fmt.Fprintf(w, "custodian: warning: %s: the rule makes %s, which holds /, read-only from the next boot on (the system may not come up writable)\n",
+		what, strings.Join(hit, " and "))
+	fmt.Fprintf(w, "custodian: hint: add --exclude %s (a kernel name pattern or a serial)\n", strings.Join(hit, " --exclude "))
 }
 
 // needDevices is the Args check of a writeblock subcommand that takes one

@@ -119,6 +119,9 @@ func TestWriteblockOnStatusOff(t *testing.T) {
 	if code != 0 || strings.Count(out, "writable (confirmed)") != 3 {
 		t.Fatalf("off --yes: exit %d\n%s%s", code, out, errs)
 	}
+	if !strings.Contains(out, dev+": 0 sectors written while protected since ") || !strings.Contains(out, "(protected by on; counters of ") {
+		t.Errorf("off does not say what it measured (issue 13 #11):\n%s", out)
+	}
 	code, s, _ = statusOf(t, state, dev)
 	if code != 0 || s.ReadOnly || s.Since != nil {
 		t.Errorf("status after off: exit %d, %+v", code, s)
@@ -411,5 +414,40 @@ func TestWriteblockUdevRule(t *testing.T) {
 	code, _, errs = runCLI(t, "writeblock", "udev-rule", "--install", "--path", filepath.Join(dir, "missing", "x.rules"))
 	if code != 1 || !strings.Contains(errs, "install udev rule") {
 		t.Errorf("--install into a missing folder: exit %d\n%s", code, errs)
+	}
+}
+
+// TestUdevRuleWarnsSystemDisk: without an --exclude that matches it, the
+// rule would make the disk holding / read-only at the next boot: a
+// warning names it (issue 13 #12); a matching --exclude silences it.
+func TestUdevRuleWarnsSystemDisk(t *testing.T) {
+	root := rootDiskName(t)
+	code, out, errs := runCLI(t, "writeblock", "udev-rule")
+	if code != 0 || !strings.Contains(out, "RUN+=") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	want := "custodian: warning: no --exclude: the rule makes every block device read-only"
+	if root != "" {
+		want = "custodian: warning: no --exclude: the rule makes " + root + ", which holds /, read-only"
+		if !strings.Contains(errs, "hint: add --exclude "+root) {
+			t.Errorf("no hint:\n%s", errs)
+		}
+	}
+	if !strings.Contains(errs, want) {
+		t.Errorf("want %q:\n%s", want, errs)
+	}
+	if root == "" {
+		return
+	}
+	if _, _, errs := runCLI(t, "writeblock", "udev-rule", "--exclude", "sdz"); !strings.Contains(errs, "no --exclude matches it: the rule makes "+root) {
+		t.Errorf("non-matching --exclude:\n%s", errs)
+	}
+	if _, _, errs := runCLI(t, "writeblock", "udev-rule", "--exclude", root[:2]+"*"); errs != "" {
+		t.Errorf("matching --exclude still warns:\n%s", errs)
+	}
+	var b strings.Builder
+	warnSystemDisk(&b, nil, []string{"nvme0n1"})
+	if !strings.Contains(b.String(), "makes nvme0n1, which holds /") {
+		t.Errorf("%s", b.String())
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -34,8 +33,8 @@ type KeyPair struct {
 // overwrite either file (the error wraps fs.ErrExist): a signing key that
 // silently replaced another would orphan every report signed before.
 func GenerateKey(path, identity string, passphrase []byte) (*KeyPair, error) {
-	if identity == "" || strings.ContainsAny(identity, " \t\r\n\",") {
-		return nil, fmt.Errorf("%w %q: it must be one word without spaces, quotes or commas (e.g. name@example.org)", ErrIdentity, identity)
+	if err := CheckIdentity(identity); err != nil {
+		return nil, err
 	}
 	pubPath := path + ".pub"
 	for _, p := range []string{path, pubPath} {

@@ -104,8 +104,12 @@ type Source struct {
 	Model              string `json:"model"`
 	Serial             string `json:"serial"`
 	WWID               string `json:"wwid,omitempty"`
-	ReadOnlyBefore     bool   `json:"read_only_before"`
-	ReadOnlyDuring     bool   `json:"read_only_during"`
+	// FirmwareRevision and Transport (usb, sata, nvme, scsi, mmc, virtio,
+	// virtual) come from sysfs where it has them; empty for regular files.
+	FirmwareRevision string `json:"firmware_revision,omitempty"`
+	Transport        string `json:"transport,omitempty"`
+	ReadOnlyBefore   bool   `json:"read_only_before"`
+	ReadOnlyDuring   bool   `json:"read_only_during"`
 	// SectorsWrittenDuring is the rise of the block layer's sectors-written
 	// counter of the source (and its partitions) between the start and the
 	// end of the acquisition. Anything but 0 is a write-block failure. It is

@@ -101,6 +101,12 @@ func RenderText(w io.Writer, r *Report) error {
 	if s.WWID != "" {
 		p.field("WWID", s.WWID)
 	}
+	if s.FirmwareRevision != "" {
+		p.field("Firmware", s.FirmwareRevision)
+	}
+	if s.Transport != "" {
+		p.field("Transport", s.Transport)
+	}
 	p.field("Read-only before", yesNo(s.ReadOnlyBefore))
 	p.field("Read-only during", yesNo(s.ReadOnlyDuring))
 	p.field("Write-block", yesNo(s.WriteBlock.Enabled))

@@ -28,12 +28,15 @@ const BatchSchema = "custodian/batch/v1"
 // runs: events and job results are queued and printed above the area on
 // its next tick. It draws with two ANSI sequences (cursor up, erase to the
 // end of the screen) rather than a multi-bar library: progressbar/v3 draws
-// one bar, and a line of text per job is all the area needs. Otherwise it
-// writes JSON lines (schema custodian/batch/v1) on stdout, each with its
-// job's name, and the table on stderr.
+// one bar, and a line of text per job is all the area needs. With --json
+// it writes JSON lines (schema custodian/batch/v1) on stdout, each with its
+// job's name, and the table on stderr. Otherwise (stderr a log or a pipe)
+// it prints the same lines as plain text on stderr, a status line per
+// running job every 10 s: as for acquire, only --json gives JSON.
 type batchOutput struct {
 	stdout, stderr io.Writer
 	jsonLines      bool
+	tty            bool // stderr is a terminal: the status area
 	now            func() time.Time
 
 	mu      sync.Mutex
@@ -43,7 +46,7 @@ type batchOutput struct {
 }
 
 func newBatchOutput(g *globalOptions, jsonFlag bool) *batchOutput {
-	return &batchOutput{stdout: g.stdout, stderr: g.stderr, jsonLines: jsonFlag || !isTerminal(g.stderr),
+	return &batchOutput{stdout: g.stdout, stderr: g.stderr, jsonLines: jsonFlag, tty: !jsonFlag && isTerminal(g.stderr),
 		enc: newJSONEncoder(g.stdout, ""), now: time.Now}
 }
 
@@ -63,8 +66,13 @@ func (p *batchOutput) line(typ, job string) batchLine {
 
 func (p *batchOutput) emit(v any) { _ = p.enc.Encode(v) }
 
-// queue adds a line for above the status area.
+// queue adds a line for above the status area, or prints it at once
+// where there is no area.
 func (p *batchOutput) queue(s string) {
+	if !p.tty {
+		fmt.Fprintln(p.stderr, s)
+		return
+	}
 	p.pending = append(p.pending, s)
 }
 
@@ -110,17 +118,9 @@ func (p *batchOutput) event(job string, e report.Event) {
 		}{BatchSchema, "event", job, e}) // the event's own time
 		return
 	}
-	if e.Level == "info" {
-		return
+	if text, show := eventText(e); show {
+		p.queue(fmt.Sprintf("custodian: %s: %s", job, text))
 	}
-	where := ""
-	if e.Offset != nil {
-		where = fmt.Sprintf(" at byte %d", *e.Offset)
-		if e.Length != nil {
-			where += fmt.Sprintf(" (+%d)", *e.Length)
-		}
-	}
-	p.queue(fmt.Sprintf("custodian: %s: %s: %s%s: %s", job, e.Level, e.Kind, where, e.Message))
 }
 
 // batchProgressLine is one JSON progress line of one job.
@@ -134,8 +134,11 @@ type batchProgressLine struct {
 // start polls the jobs until stop is called; stop draws the last state.
 func (p *batchOutput) start(poll func() []batch.JobProgress) (stop func()) {
 	interval := 200 * time.Millisecond
-	if p.jsonLines {
+	switch {
+	case p.jsonLines:
 		interval = 2 * time.Second
+	case !p.tty:
+		interval = 10 * time.Second
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -202,6 +205,17 @@ func (p *batchOutput) draw(jobs []batch.JobProgress, r *rates, now time.Time, fi
 			}
 			cur, pct := progressOf(j.Progress)
 			p.emit(batchProgressLine{batchLine: p.line("progress", j.Name), Progress: j.Progress, Percent: pct, Rate: r.update(j.Name, cur, now)})
+		}
+		return
+	}
+	if !p.tty {
+		if final {
+			return
+		}
+		for _, j := range jobs {
+			if j.State == batch.StateRunning && j.Phase != acquire.PhasePrepare && j.Phase != "" {
+				fmt.Fprintln(p.stderr, "custodian: "+statusLine(j, r, now))
+			}
 		}
 		return
 	}

@@ -18,7 +18,7 @@ import (
 // was erased (cursor up over its lines, erase to the end of the screen).
 func TestBatchStatusArea(t *testing.T) {
 	var stderr bytes.Buffer
-	p := &batchOutput{stderr: &stderr, stdout: &bytes.Buffer{}, now: time.Now}
+	p := &batchOutput{stderr: &stderr, stdout: &bytes.Buffer{}, now: time.Now, tty: true}
 	r := newRates()
 	t0 := time.Now()
 	jobs := []batch.JobProgress{
@@ -55,6 +55,35 @@ func TestBatchStatusArea(t *testing.T) {
 	}
 	if !strings.Contains(lines[2], "usb") || !strings.Contains(lines[2], "waiting") {
 		t.Errorf("waiting job's line: %q", lines[2])
+	}
+}
+
+// TestBatchPlainLines: without a terminal and without --json (stderr a
+// log), events print at once and each running job gets a plain status
+// line per tick: no cursor movement, no JSON.
+func TestBatchPlainLines(t *testing.T) {
+	var stderr, stdout bytes.Buffer
+	p := &batchOutput{stderr: &stderr, stdout: &stdout, now: time.Now}
+	jobs := []batch.JobProgress{
+		{Name: "laptop", Source: "/dev/sdb", State: batch.StateRunning,
+			Progress: acquire.Progress{Phase: acquire.PhaseImage, Total: 100 << 20, Done: 10 << 20}},
+		{Name: "usb", Source: "/dev/sdc", State: batch.StateWaiting},
+	}
+	sector, sectors, off, n := int64(1), int64(1), int64(512), int64(512)
+	p.event("laptop", report.Event{Level: "warning", Kind: "unreadable", Offset: &off, Length: &n, Sector: &sector, Sectors: &sectors})
+	p.event("laptop", report.Event{Level: "info", Kind: "format", Message: "not shown"})
+	p.draw(jobs, newRates(), time.Now(), false)
+	p.draw(jobs, newRates(), time.Now(), true)
+	got := stderr.String()
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if strings.Contains(got, "\x1b[") || stdout.Len() != 0 || len(lines) != 2 {
+		t.Fatalf("want 2 plain lines on stderr, nothing on stdout; got stderr %q, stdout %q", got, stdout.String())
+	}
+	if want := "custodian: laptop: warning: unreadable: " + report.FormatSectorRun(1, 1, 512, 512); lines[0] != want {
+		t.Errorf("event line %q, want %q", lines[0], want)
+	}
+	if !strings.HasPrefix(lines[1], "custodian: laptop ") || !strings.Contains(lines[1], "10 MiB/100 MiB") {
+		t.Errorf("status line %q", lines[1])
 	}
 }
 

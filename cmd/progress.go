@@ -179,15 +179,26 @@ func (p *progressOutput) event(e report.Event) {
 		}{head("event"), e})
 		return
 	}
-	if e.Level == "info" || e.Kind == "read_error" {
+	text, show := eventText(e)
+	if !show {
 		return
 	}
 	if p.bar != nil {
 		p.bar.Clear()
 	}
+	fmt.Fprintln(p.stderr, "custodian: "+text)
+}
+
+// eventText is an event as one screen line (after "custodian: "), and
+// whether it belongs on the screen: warnings and errors do, with a run of
+// unreadable sectors as one line; info and the single failed reads stay in
+// the JSON report.
+func eventText(e report.Event) (string, bool) {
+	if e.Level == "info" || e.Kind == "read_error" {
+		return "", false
+	}
 	if e.Kind == "unreadable" && e.Offset != nil && e.Length != nil && e.Sector != nil && e.Sectors != nil {
-		fmt.Fprintf(p.stderr, "custodian: %s: unreadable: %s\n", e.Level, report.FormatSectorRun(*e.Sector, *e.Sectors, *e.Offset, *e.Length))
-		return
+		return fmt.Sprintf("%s: unreadable: %s", e.Level, report.FormatSectorRun(*e.Sector, *e.Sectors, *e.Offset, *e.Length)), true
 	}
 	where := ""
 	if e.Offset != nil {
@@ -196,7 +207,7 @@ func (p *progressOutput) event(e report.Event) {
 			where += fmt.Sprintf(" (+%d)", *e.Length)
 		}
 	}
-	fmt.Fprintf(p.stderr, "custodian: %s: %s%s: %s\n", e.Level, e.Kind, where, e.Message)
+	return fmt.Sprintf("%s: %s%s: %s", e.Level, e.Kind, where, e.Message), true
 }
 
 // resultLine is the final JSON line of an acquisition.

@@ -1199,7 +1199,7 @@ func (a *Acquisition) conclude(r *report.Report, root *os.Root, imaged bool, run
 	default:
 		r.Status = report.StatusIncomplete
 		if interrupted {
-			a.note("error", "interrupted", fmt.Sprintf("stopped by a signal after %d of %d bytes; the journal allows --resume", a.done.Load(), r.Source.Size))
+			a.note("warning", "interrupted", fmt.Sprintf("stopped by a signal after %d of %d bytes; the journal allows --resume", a.done.Load(), r.Source.Size))
 		}
 	}
 	if runErr != nil {

@@ -99,7 +99,11 @@ func (a *Acquisition) endRun(r *report.Report, complete bool, runErr error, kept
 	if complete {
 		a.cur.EndOffset = r.Source.Size
 	}
-	if runErr != nil {
+	switch {
+	case runErr == nil:
+	case errors.Is(runErr, context.Canceled):
+		a.cur.Error = "stopped by a signal (Ctrl-C, SIGTERM) or by the caller"
+	default:
 		a.cur.Error = runErr.Error()
 	}
 }

@@ -64,4 +64,11 @@
 // once, sequentially, and inflates on every core. Sizes read from a file
 // are never trusted for allocation beyond fixed caps. Damage is reported
 // as *format.Damage naming the file and the chunk or section.
+//
+// A resumed writer reads the media it kept ([Writer.ReadKeptAt], the
+// format.KeptReader a resume's checks use): the same checks over the set
+// as the checkpoint left it, the open segment read through the writer's
+// own descriptor and only up to the length the checkpoint synced (it ends
+// after a whole section, with no done or next), then the incomplete
+// chunk's bytes from the state.
 package ewf

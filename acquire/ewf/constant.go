@@ -66,3 +66,41 @@ func fill(b []byte, v byte) {
 		copy(b[k:], b[:k])
 	}
 }
+
+// Constant chunks on the write side. The compressor makes one stored form
+// per byte value (compressor.constant); once a worker has made it, a whole
+// constant chunk need not travel to a worker at all: the writer checks the
+// caller's bytes in place (one comparison pass, no copy into a job buffer,
+// no channel hand-off) and queues a job that is already done, in stream
+// order with the chunks in flight. On a mostly empty disk this is most
+// chunks; on a multi-TiB sparse media it is what makes writing it take
+// minutes, not hours.
+
+// constantForm returns the shared stored form of chunk (a whole chunk of
+// the caller's bytes) when it is constant and that form was made, else
+// nil.
+func (w *Writer) constantForm(chunk []byte) []byte {
+	if w.l.comp.constLevel == 0 || w.comp == nil {
+		return nil
+	}
+	p := w.comp.constant[chunk[0]].Load()
+	if p == nil || len(*p) == 0 || !isConstant(chunk) {
+		return nil
+	}
+	return *p
+}
+
+// submitConstant queues a whole constant chunk whose stored form is form.
+func (w *Writer) submitConstant(form []byte) error {
+	j, err := w.getJob()
+	if err != nil {
+		return err
+	}
+	// The job's input is never read for a shared form (appendStored and
+	// storedLen use the form); its length is the chunk's media length.
+	j.in = j.in[:w.l.chunkSize]
+	j.out, j.shared, j.compressed = form, true, true
+	j.done <- struct{}{}
+	w.inflight = append(w.inflight, j)
+	return nil
+}

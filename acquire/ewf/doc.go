@@ -22,7 +22,9 @@
 // (about 50 MiB measured) whatever the media size. A chunk is stored
 // compressed only when that is strictly smaller than the chunk itself;
 // constant chunks are detected without deflating and share one compressed
-// form per byte value. The last segment closes with [data], [error2],
+// form per byte value, made once at the best level; once it exists, a
+// whole constant chunk is checked in the caller's buffer and placed
+// without a copy or a worker. The last segment closes with [data], [error2],
 // [digest], [hash] and done.
 //
 // Choices where the map leaves one:

@@ -206,6 +206,16 @@ func (w *Writer) Write(p []byte) error {
 		return fmt.Errorf("ewf: %d bytes written past the media size %d", w.written+int64(len(p))-w.l.mediaSize, w.l.mediaSize)
 	}
 	for len(p) > 0 {
+		if w.cur == nil && len(p) >= w.l.chunkSize {
+			if form := w.constantForm(p[:w.l.chunkSize]); form != nil {
+				if err := w.submitConstant(form); err != nil {
+					return err
+				}
+				p = p[w.l.chunkSize:]
+				w.written += int64(w.l.chunkSize)
+				continue
+			}
+		}
 		if w.cur == nil {
 			j, err := w.getJob()
 			if err != nil {

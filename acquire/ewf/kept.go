@@ -95,9 +95,10 @@ func (w *Writer) openKept() (*image, error) {
 	if k.openFd != nil {
 		fd := k.openFd
 		im.opener = func(i int) (*os.File, error) {
-			if i == last {
+			if i == last && w.seg != nil && w.seg.f == fd {
 				// The writer's descriptor is write-only: read the same
-				// inode through a descriptor of its own.
+				// inode through a descriptor of its own (only while the
+				// writer holds it open, so the number names that file).
 				return os.Open("/proc/self/fd/" + strconv.Itoa(int(fd.Fd())))
 			}
 			return openRegular(w.root, k.files[i], os.O_RDONLY)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,7 +18,8 @@ import (
 )
 
 // crashEnv makes the test binary an acquisition that kills itself with
-// SIGKILL at a crash point (see Acquisition.crashPoint): SOURCE DIR POINT.
+// SIGKILL at a crash point (see Acquisition.crashPoint), or once the
+// reader has read past byte N (POINT "read:N"): SOURCE|DIR|POINT[|FORMAT].
 const crashEnv = "GO_TEST_ACQUIRE_CRASH"
 
 func TestMain(m *testing.M) {
@@ -25,10 +27,25 @@ func TestMain(m *testing.M) {
 		f := strings.Split(spec, "|")
 		o := testOptions()
 		o.SegmentSize, o.CheckpointEvery, o.Verify = 100_000, 64<<10, true
+		if len(f) > 3 {
+			o.Format = f[3]
+		}
 		a := New(f[0], f[1], o)
 		a.crashPoint = func(p string) {
 			if p == f[2] {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+		if at, ok := strings.CutPrefix(f[2], "read:"); ok {
+			stop, err := strconv.ParseInt(at, 10, 64)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			a.afterRead = func(off int64) {
+				if off >= stop {
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
 			}
 		}
 		if _, err := a.Run(context.Background()); err != nil {
@@ -113,6 +130,74 @@ func TestCrashPoints(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(dir, "img.journal")); tc.point != "report" && !os.IsNotExist(err) {
 				t.Error("journal left beside the complete report")
+			}
+		})
+	}
+}
+
+// TestCrashResumeEWF kills a real EWF acquisition with SIGKILL while it
+// images (inside a group, past segment boundaries) and after it (the end
+// checkpoint, the rename loop), then resumes: the resume reads the kept
+// E01 files back as they stand at the checkpoint (the open segment only up
+// to its synced length, whatever the killed process wrote after it),
+// re-hashes them against the journal's states and samples the source
+// before it writes anything, and ends complete with the source's hashes
+// and a set whose media is the source.
+func TestCrashResumeEWF(t *testing.T) {
+	src, data := makeSource(t, 1<<20+3*512) // whole sectors, a short last chunk
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, point := range []string{"read:150000", "read:420000", "read:777777", "end", "final"} {
+		t.Run(point, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "ev")
+			c := exec.Command(exe)
+			c.Env = append(os.Environ(), crashEnv+"="+src+"|"+dir+"|"+point+"|ewf")
+			out, err := c.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.Exited() {
+				t.Fatalf("the process was not killed at %q: %v\n%s", point, err, out)
+			}
+			o := testOptions()
+			o.Format, o.SegmentSize, o.CheckpointEvery, o.Resume = "ewf", 100_000, 64<<10, true
+			r, err := New(src, dir, o).Run(context.Background())
+			if err != nil {
+				t.Fatalf("resume: %v", err)
+			}
+			if r.Status != report.StatusComplete {
+				t.Fatalf("status %s", r.Status)
+			}
+			if diff := cmp.Diff(sums(data), r.Hashes); diff != "" {
+				t.Errorf("hashes (-want +got):\n%s", diff)
+			}
+			rehashed := false
+			for _, e := range r.Events {
+				rehashed = rehashed || strings.Contains(e.Message, "was read back and matches the journal's hash states")
+			}
+			if !rehashed {
+				t.Errorf("no event says the kept image was read back: %+v", r.Events)
+			}
+			f, err := LookupFormat("ewf")
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Close()
+			var files []string
+			for _, s := range r.Image.Segments {
+				files = append(files, s.File)
+			}
+			im, err := f.Open(root, files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer im.Close()
+			media := make([]byte, im.Size())
+			if n, err := im.ReadAt(media, 0); n != len(media) || string(media) != string(data) {
+				t.Errorf("the E01 media (%d bytes, %v) differs from the source", n, err)
 			}
 		})
 	}

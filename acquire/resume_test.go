@@ -177,7 +177,9 @@ func openSegment(t *testing.T, dir string) string {
 // continuity record is refused; the same medium re-attached (a new diskseq,
 // so the counters prove nothing) resumes because samples of the source
 // match the kept image; another medium of the same size in the same loop
-// node is refused.
+// node is refused. Raw and EWF alike: EWF's kept image is read back from
+// the E01 files as they stand at the checkpoint (it was refused outright
+// before, having no reader of a partial set).
 func TestResumeBlockDeviceProof(t *testing.T) {
 	looptest.RequireRoot(t)
 	mk := func(seed uint64) string {
@@ -186,10 +188,27 @@ func TestResumeBlockDeviceProof(t *testing.T) {
 		fillImage(t, img, 0, seed)
 		return img
 	}
+	reattach := func(t *testing.T, dev, img, dir string) string {
+		// As a re-plugged USB disk that comes back as another /dev/sdX:
+		// another node and diskseq, the same bytes.
+		return looptest.Attach(t, img, looptest.Options{ReadOnly: true})
+	}
+	otherMedium := func(t *testing.T, dev, img, dir string) string {
+		other := mk(99)
+		f, _ := os.Open(other)
+		defer f.Close()
+		node, _ := os.Open(dev)
+		defer node.Close()
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, node.Fd(), 0x4c06 /* LOOP_CHANGE_FD */, f.Fd()); e != 0 {
+			t.Fatalf("LOOP_CHANGE_FD: %v", e)
+		}
+		return dev
+	}
 	for _, tc := range []struct {
-		name string
-		act  func(t *testing.T, dev, img, dir string) string // returns the device to resume from
-		want string                                          // "" = the resume succeeds
+		name   string
+		act    func(t *testing.T, dev, img, dir string) string // returns the device to resume from
+		want   string                                          // "" = the resume succeeds
+		format string                                          // "" = raw
 	}{
 		{"journal without continuity", func(t *testing.T, dev, img, dir string) string {
 			rewriteJournal(t, dir, func(s string) string {
@@ -200,23 +219,11 @@ func TestResumeBlockDeviceProof(t *testing.T) {
 				return string(b)
 			})
 			return dev
-		}, "no record of the source's medium"},
-		{"same medium re-attached under another name", func(t *testing.T, dev, img, dir string) string {
-			// As a re-plugged USB disk that comes back as another /dev/sdX:
-			// another node and diskseq, the same bytes.
-			return looptest.Attach(t, img, looptest.Options{ReadOnly: true})
-		}, ""},
-		{"another medium in the same node", func(t *testing.T, dev, img, dir string) string {
-			other := mk(99)
-			f, _ := os.Open(other)
-			defer f.Close()
-			node, _ := os.Open(dev)
-			defer node.Close()
-			if _, _, e := unix.Syscall(unix.SYS_IOCTL, node.Fd(), 0x4c06 /* LOOP_CHANGE_FD */, f.Fd()); e != 0 {
-				t.Fatalf("LOOP_CHANGE_FD: %v", e)
-			}
-			return dev
-		}, "not the medium that was imaged"},
+		}, "no record of the source's medium", ""},
+		{"same medium re-attached under another name", reattach, "", ""},
+		{"another medium in the same node", otherMedium, "not the medium that was imaged", ""},
+		{"ewf: same medium re-attached under another name", reattach, "", "ewf"},
+		{"ewf: another medium in the same node", otherMedium, "not the medium that was imaged", "ewf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := mk(7)
@@ -225,6 +232,9 @@ func TestResumeBlockDeviceProof(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			o := testOptions()
 			o.ReadSize, o.CheckpointEvery, o.WriteBlock = 64<<10, 256<<10, true
+			if tc.format != "" {
+				o.Format, o.SegmentSize = tc.format, 600_000 // the checkpoint has a closed segment and an open one
+			}
 			a := New(dev, dir, o)
 			a.afterRead = func(off int64) {
 				if off >= 1<<20 {

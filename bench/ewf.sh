@@ -11,6 +11,8 @@
 #   VERIFY_ONLY=1 sudo bash bench/ewf.sh              # only custodian verify vs ewfverify
 #   SPARSE=1 sudo bash bench/ewf.sh    # 4 GiB mostly empty source (300 MiB of data):
 #                                      # --format ewf --compress fast vs the raw pipeline
+#   BASELINE=REV VERIFY_ONLY=1 sudo bash bench/ewf.sh  # also the verify of custodian built at
+#                                      # git REV, interleaved in the same rounds (before/after)
 set -euo pipefail
 SIZE_GIB=${SIZE_GIB:-2}
 ROUNDS=${ROUNDS:-3}
@@ -26,6 +28,13 @@ dev=""
 cleanup() { [ -n "$dev" ] && losetup -d "$dev" 2>/dev/null || true; rm -rf "$DEST"/run.* 2>/dev/null || true; }
 trap cleanup EXIT
 (cd "$REPO" && go build -o "$WORK/custodian" ./cmd/custodian)
+if [ -n "${BASELINE:-}" ]; then
+  echo "== building custodian at $BASELINE (baseline)"
+  base="$WORK/baseline-src"
+  rm -rf "$base"; mkdir -p "$base"
+  (cd "$REPO" && git archive "$BASELINE") | tar -x -C "$base"
+  (cd "$base" && go build -o "$WORK/custodian-baseline" ./cmd/custodian)
+fi
 
 bytes=$((SIZE_GIB << 30)); third=$((bytes / 3 / 1048576 * 1048576))
 src="$WORK/mixed-${SIZE_GIB}g.img"
@@ -118,8 +127,17 @@ for round in $(seq "$ROUNDS"); do
   vt[custodian]+="$(echo "$t1 - $t0" | bc -l) "
   t0=$(date +%s.%N); ewfverify -q -d sha1 "$(o verify)/ewf.E01" >/dev/null; t1=$(date +%s.%N)
   vt[ewfverify]+="$(echo "$t1 - $t0" | bc -l) "
+  if [ -n "${BASELINE:-}" ]; then
+    t0=$(date +%s.%N); "$WORK/custodian-baseline" verify --no-trust "$(o verify)" >/dev/null; t1=$(date +%s.%N)
+    vt[baseline]+="$(echo "$t1 - $t0" | bc -l) "
+  fi
 done
 cv=$(median "${vt[custodian]}"); ev=$(median "${vt[ewfverify]}")
 printf 'custodian verify  median %6.2f s (runs: %s)\newfverify -d sha1 median %6.2f s (runs: %s)\nverify ratio: %5.2fx\n' \
   "$cv" "$(printf '%.2f ' ${vt[custodian]})" "$ev" "$(printf '%.2f ' ${vt[ewfverify]})" "$(echo "$ev / $cv" | bc -l)"
+if [ -n "${BASELINE:-}" ]; then
+  bv=$(median "${vt[baseline]}")
+  printf 'baseline %s verify median %6.2f s (runs: %s)\nbaseline verify ratio: %5.2fx; this tree vs the baseline: %5.2fx time\n' \
+    "$BASELINE" "$bv" "$(printf '%.2f ' ${vt[baseline]})" "$(echo "$ev / $bv" | bc -l)" "$(echo "$cv / $bv" | bc -l)"
+fi
 rm -rf "$(o verify)"

@@ -9,6 +9,7 @@ import (
 func TestConformance(t *testing.T) {
 	formattest.Run(t, Format{}, formattest.Options{
 		WholeSectors: true,
+		KeptReader:   true,
 		SectorSizes:  []int{512, 4096},
 		Compressions: []string{"none", "empty", "fast", "best"},
 		SegmentSizes: []int64{80_000, 300_000},

@@ -22,7 +22,9 @@
 // (about 50 MiB measured) whatever the media size. A chunk is stored
 // compressed only when that is strictly smaller than the chunk itself;
 // constant chunks are detected without deflating and share one compressed
-// form per byte value. The last segment closes with [data], [error2],
+// form per byte value, made once at the best level; once it exists, a
+// whole constant chunk is checked in the caller's buffer and placed
+// without a copy or a worker. The last segment closes with [data], [error2],
 // [digest], [hash] and done.
 //
 // Choices where the map leaves one:
@@ -64,4 +66,11 @@
 // once, sequentially, and inflates on every core. Sizes read from a file
 // are never trusted for allocation beyond fixed caps. Damage is reported
 // as *format.Damage naming the file and the chunk or section.
+//
+// A resumed writer reads the media it kept ([Writer.ReadKeptAt], the
+// format.KeptReader a resume's checks use): the same checks over the set
+// as the checkpoint left it, the open segment read through the writer's
+// own descriptor and only up to the length the checkpoint synced (it ends
+// after a whole section, with no done or next), then the incomplete
+// chunk's bytes from the state.
 package ewf

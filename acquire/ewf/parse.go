@@ -2,6 +2,7 @@ package ewf
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/report"
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zlib"
 )
 
@@ -212,9 +214,12 @@ func (t table) check(lo, tableOff int64, chunkSize int) error {
 
 // inflater decodes stored chunks; one per goroutine.
 type inflater struct {
-	zr  io.ReadCloser
+	fr  io.ReadCloser // a deflate reader
 	src bytes.Reader
 	one [1]byte
+	// constants are stored forms seen to inflate to a constant chunk
+	// (see constant.go).
+	constants map[string]constantChunk
 }
 
 var (
@@ -231,50 +236,99 @@ var (
 func (z *inflater) decode(stored []byte, compressed bool, want, chunkSize int, last bool, dst []byte) ([]byte, error) {
 	okLen := func(n int) bool { return n == want || (last && n > want && n <= chunkSize) }
 	if !compressed {
-		n := len(stored) - 4
-		if n < 0 || !okLen(n) {
-			return nil, fmt.Errorf("%w: stored uncompressed in %d bytes, want %d and a checksum", errChunkSize, len(stored), want)
+		data, err := checkRaw(stored, want, chunkSize, last)
+		if err != nil {
+			return nil, err
 		}
-		if got, sum := getU32(stored[n:]), adler32.Checksum(stored[:n]); got != sum {
-			return nil, fmt.Errorf("chunk %w (stored %#08x, computed %#08x)", errChecksum, got, sum)
+		return append(dst[:0], data...), nil
+	}
+	if out, ok := z.constantHit(stored, dst[:chunkSize]); ok {
+		if !okLen(len(out)) {
+			return nil, fmt.Errorf("%w: inflates to %d bytes, want %d", errChunkSize, len(out), want)
 		}
-		return append(dst[:0], stored[:want]...), nil
+		return out[:want], nil
 	}
-	z.src.Reset(stored)
-	var err error
-	if z.zr == nil {
-		z.zr, err = zlib.NewReader(&z.src)
-	} else {
-		err = z.zr.(zlib.Resetter).Reset(&z.src, nil)
-	}
+	n, err := z.inflate(stored, dst[:chunkSize])
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errChunkZlib, err)
-	}
-	dst = dst[:chunkSize]
-	n, err := io.ReadFull(z.zr, dst)
-	switch {
-	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		// shorter than a whole chunk: the stream ended (and its checksum
-		// was checked)
-	case err != nil:
-		return nil, fmt.Errorf("%w: %v", errChunkZlib, err)
-	default:
-		// a whole chunk: the stream must end here, checksum included
-		k, err := z.zr.Read(z.one[:])
-		for k == 0 && err == nil {
-			k, err = z.zr.Read(z.one[:])
-		}
-		if k > 0 {
-			return nil, errChunkLong
-		}
-		if err != io.EOF {
-			return nil, fmt.Errorf("%w: %v", errChunkZlib, err)
-		}
+		return nil, err
 	}
 	if !okLen(n) {
 		return nil, fmt.Errorf("%w: inflates to %d bytes, want %d", errChunkSize, n, want)
 	}
+	z.constantLearn(stored, dst[:n])
 	return dst[:want], nil
+}
+
+// inflate decodes a zlib stream (RFC 1950: header, deflate data, Adler-32
+// of the data) into dst and returns its length. The stream must end within
+// dst (errChunkLong otherwise); bytes after its checksum are ignored, as
+// zlib readers do. The framing is done here rather than by a zlib reader
+// so that the checksum runs through adler32Update.
+func (z *inflater) inflate(stored, dst []byte) (int, error) {
+	if len(stored) < 2+4 {
+		return 0, fmt.Errorf("%w: a zlib stream of %d bytes", errChunkZlib, len(stored))
+	}
+	cmf, flg := stored[0], stored[1]
+	if cmf&0x0f != 8 || cmf>>4 > 7 || (uint16(cmf)<<8|uint16(flg))%31 != 0 {
+		return 0, fmt.Errorf("%w: %v", errChunkZlib, zlib.ErrHeader)
+	}
+	if flg&0x20 != 0 {
+		return 0, fmt.Errorf("%w: %v", errChunkZlib, zlib.ErrDictionary)
+	}
+	z.src.Reset(stored[2:])
+	if z.fr == nil {
+		z.fr = flate.NewReader(&z.src)
+	} else if err := z.fr.(flate.Resetter).Reset(&z.src, nil); err != nil {
+		return 0, fmt.Errorf("%w: %v", errChunkZlib, err)
+	}
+	n := 0
+	for {
+		if n == len(dst) {
+			// a whole chunk: the stream must end here
+			k, err := z.fr.Read(z.one[:])
+			if k > 0 {
+				return 0, errChunkLong
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return 0, fmt.Errorf("%w: %v", errChunkZlib, err)
+			}
+			continue
+		}
+		k, err := z.fr.Read(dst[n:])
+		n += k
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", errChunkZlib, err)
+		}
+	}
+	// The deflate reader reads a byte reader no further than its stream:
+	// the checksum follows.
+	var sum [4]byte
+	if _, err := io.ReadFull(&z.src, sum[:]); err != nil {
+		return 0, fmt.Errorf("%w: the zlib checksum is missing", errChunkZlib)
+	}
+	if got, want := adler32Checksum(dst[:n]), binary.BigEndian.Uint32(sum[:]); got != want {
+		return 0, fmt.Errorf("%w: %v", errChunkZlib, zlib.ErrChecksum)
+	}
+	return n, nil
+}
+
+// checkRaw checks a chunk stored uncompressed (its bytes and their
+// Adler-32) and returns its media bytes, in stored.
+func checkRaw(stored []byte, want, chunkSize int, last bool) ([]byte, error) {
+	n := len(stored) - 4
+	if n < 0 || (n != want && (!last || n < want || n > chunkSize)) {
+		return nil, fmt.Errorf("%w: stored uncompressed in %d bytes, want %d and a checksum", errChunkSize, len(stored), want)
+	}
+	if got, sum := getU32(stored[n:]), adler32Checksum(stored[:n]); got != sum {
+		return nil, fmt.Errorf("chunk %w (stored %#08x, computed %#08x)", errChecksum, got, sum)
+	}
+	return stored[:want:want], nil
 }
 
 // stored is what Stored reports, from the collected sections.

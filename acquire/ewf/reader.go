@@ -39,6 +39,14 @@ type image struct {
 	stored  []byte
 	chunk   []byte
 	chunkAt int64 // index of the chunk in chunk, -1 for none
+
+	// keptLimit, when above 0, makes the last file the segment open at a
+	// resume's checkpoint: only its first keptLimit bytes are read, and
+	// they end with a whole section instead of done or next (see
+	// openKept).
+	keptLimit int64
+	// opener opens file i (nil: by name, through root).
+	opener func(i int) (*os.File, error)
 }
 
 const (
@@ -93,6 +101,14 @@ func (im *image) walk(i int) error {
 		return fmt.Errorf("ewf: %w", err)
 	}
 	size := fi.Size()
+	last := i == len(im.files)-1
+	open := last && im.keptLimit > 0 // the segment open at the checkpoint
+	if open {
+		if size < im.keptLimit {
+			return damage(name, "file", "it has %d bytes, fewer than the %d the checkpoint recorded as synced", size, im.keptLimit)
+		}
+		size = im.keptLimit // nothing after the checkpoint is trusted
+	}
 	var hdr [fileHeaderSize]byte
 	if _, err := f.ReadAt(hdr[:], 0); err != nil {
 		return damage(name, "file header", "%v", readErr(err))
@@ -100,12 +116,14 @@ func (im *image) walk(i int) error {
 	if err := checkFileHeader(hdr[:], i+1); err != nil {
 		return &format.Damage{File: name, Where: "file header", Cause: err}
 	}
-	last := i == len(im.files)-1
 	m := &im.meta
 	var d [descSize]byte
 	var body []byte
 	var lastSectors int64 = -1 // end of the last sectors descriptor
 	for off := int64(fileHeaderSize); ; {
+		if open && off == size {
+			return nil // the checkpoint ends after a whole section
+		}
 		if off+descSize > size {
 			return damage(name, atOffset(off), "the file ends (at %d bytes) before its done or next section", size)
 		}
@@ -115,6 +133,9 @@ func (im *image) walk(i int) error {
 		s, err := parseDesc(d[:], off, size)
 		if err != nil {
 			return &format.Damage{File: name, Where: atOffset(off), Cause: err}
+		}
+		if open && (s.typ == "done" || s.typ == "next") {
+			return damage(name, atOffset(off), "a %s section in the segment that was open at the checkpoint", s.typ)
 		}
 		if err := endSection(s, last, m); err != nil {
 			return &format.Damage{File: name, Where: atOffset(off), Cause: err}
@@ -222,7 +243,13 @@ func (im *image) file(i int) (*os.File, error) {
 		im.handles[old].Close()
 		delete(im.handles, old)
 	}
-	f, err := openRegular(im.root, im.files[i], os.O_RDONLY)
+	var f *os.File
+	var err error
+	if im.opener != nil {
+		f, err = im.opener(i)
+	} else {
+		f, err = openRegular(im.root, im.files[i], os.O_RDONLY)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ewf: %w", err)
 	}

@@ -441,7 +441,12 @@ func (s *scanner) worker() {
 			}
 			src = scratch
 		}
-		j.data, j.err = z.decode(src, j.compressed, j.want, j.chunkSize, j.last, j.out)
+		if j.stored != nil && !j.compressed {
+			// In the group buffer, which outlives the job: no copy.
+			j.data, j.err = checkRaw(j.stored, j.want, j.chunkSize, j.last)
+		} else {
+			j.data, j.err = z.decode(src, j.compressed, j.want, j.chunkSize, j.last, j.out)
+		}
 		j.done <- struct{}{}
 	}
 }

@@ -208,6 +208,14 @@ func resume(s format.Spec, l *layout, raw json.RawMessage) (*Writer, error) {
 	if st.Segment > 0 {
 		keep = st.Segment
 	}
+	w.kept = &kept{chunks: st.Chunks, pending: append([]byte(nil), st.Pending...), limit: st.SegmentLength}
+	for i := range st.Closed {
+		name := partialName(s.Name, i+1)
+		if w.final[i] {
+			name = SegmentName(s.Name, i+1)
+		}
+		w.kept.files = append(w.kept.files, name)
+	}
 	w.closed = append(w.closed, st.Closed...)
 	w.chunks = st.Chunks
 	w.written = st.Chunks*int64(l.chunkSize) + int64(len(st.Pending))
@@ -225,6 +233,9 @@ func resume(s format.Spec, l *layout, raw json.RawMessage) (*Writer, error) {
 		// segment after it, have their final names.
 		if err := w.adoptFinished(s, &st, next); err != nil {
 			return nil, fmt.Errorf("ewf: resume: %w", err)
+		}
+		if st.Segment > 0 {
+			w.kept.files = append(w.kept.files, SegmentName(s.Name, st.Segment))
 		}
 		w.finished, w.endState = true, append(json.RawMessage(nil), raw...)
 		return w, nil
@@ -265,6 +276,7 @@ func resume(s format.Spec, l *layout, raw json.RawMessage) (*Writer, error) {
 			}
 			return nil, fmt.Errorf("ewf: resume: %w", err)
 		}
+		w.kept.files, w.kept.openFd = append(w.kept.files, name), f
 		w.seg = &segFile{f: f, n: st.Segment, length: st.SegmentLength, hash: h,
 			mediaOff: st.Chunks*int64(l.chunkSize) - st.SegmentMedia, media: st.SegmentMedia, chunks: st.SegmentChunks}
 		w.pending = func() error {

@@ -64,6 +64,9 @@ type Writer struct {
 	// directIO writes new segments with O_DIRECT where the destination
 	// allows it (Spec.DirectIO).
 	directIO bool
+	// kept is the media a resumed writer holds before its checkpoint
+	// (ReadKeptAt); nil for a new set.
+	kept *kept
 	// endState is the state a writer resumed into a completed set from
 	// (its Checkpoint returns it).
 	endState json.RawMessage
@@ -203,6 +206,16 @@ func (w *Writer) Write(p []byte) error {
 		return fmt.Errorf("ewf: %d bytes written past the media size %d", w.written+int64(len(p))-w.l.mediaSize, w.l.mediaSize)
 	}
 	for len(p) > 0 {
+		if w.cur == nil && len(p) >= w.l.chunkSize {
+			if form := w.constantForm(p[:w.l.chunkSize]); form != nil {
+				if err := w.submitConstant(form); err != nil {
+					return err
+				}
+				p = p[w.l.chunkSize:]
+				w.written += int64(w.l.chunkSize)
+				continue
+			}
+		}
 		if w.cur == nil {
 			j, err := w.getJob()
 			if err != nil {
@@ -478,6 +491,7 @@ func hashBytes(h report.Hashes, alg string, size int) ([]byte, error) {
 // done), syncs every segment, makes it read-only, gives it its final name
 // and syncs the folder.
 func (w *Writer) Finish(sum format.Summary) ([]report.Segment, error) {
+	w.closeKept()
 	if w.err != nil {
 		return nil, w.err
 	}
@@ -630,6 +644,7 @@ func (w *Writer) stopCompressor() {
 // names; bytes after the last checkpoint are discarded by a resume.
 func (w *Writer) Abort() error {
 	w.stopCompressor()
+	w.closeKept()
 	if w.finished {
 		return nil
 	}

@@ -127,9 +127,11 @@ type Writer interface {
 }
 
 // KeptReader is implemented by writers that can read back the media they
-// hold before their current position: a resume checks what was kept (its
-// hashes against the journal, samples against the source) before it
-// writes anything.
+// hold before their current position (a resumed writer: before its
+// checkpoint; reads at or past it return io.EOF): a resume checks what was
+// kept (its hashes against the journal, samples against the source) before
+// it writes anything. Raw and EWF writers implement it; the conformance
+// suite checks it (formattest.Options.KeptReader).
 type KeptReader interface {
 	ReadKeptAt(p []byte, off int64) (int, error)
 }

@@ -520,7 +520,7 @@ func contiguous(segs []report.Segment) bool {
 	return true
 }
 
-// mediaHash hashes the media stream of a scan behind a double buffer: the
+// mediaHash hashes the media stream of a scan behind a few buffers: the
 // scan hands on the next media while the hashers work on the last, so
 // decoding and hashing overlap. sums waits for the hashers.
 type mediaHash struct {
@@ -531,10 +531,17 @@ type mediaHash struct {
 	done chan struct{}
 }
 
+// mediaBuffers is how many media buffers a scan may fill ahead of the
+// hashers: MD5 is the longest single stream of a verification, and on a
+// busy machine the scan's goroutines are descheduled now and then; four
+// buffers (of the scan's 4 MiB batches) keep MD5 fed through such gaps.
+const mediaBuffers = 4
+
 func newMediaHash(set hashing.Set) *mediaHash {
-	m := &mediaHash{p: hashing.NewParallel(set), free: make(chan []byte, 2), full: make(chan []byte, 2), done: make(chan struct{})}
-	m.free <- nil
-	m.free <- nil
+	m := &mediaHash{p: hashing.NewParallel(set), free: make(chan []byte, mediaBuffers), full: make(chan []byte, mediaBuffers), done: make(chan struct{})}
+	for range mediaBuffers {
+		m.free <- nil
+	}
 	go func() {
 		defer close(m.done)
 		for b := range m.full {
@@ -545,8 +552,8 @@ func newMediaHash(set hashing.Set) *mediaHash {
 	return m
 }
 
-// write copies p for the hashers; it blocks only while both buffers are
-// being hashed.
+// write copies p for the hashers; it blocks only while every buffer waits
+// for them.
 func (m *mediaHash) write(p []byte) {
 	b := append(<-m.free, p...)
 	m.n += int64(len(p))

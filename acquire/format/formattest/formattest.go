@@ -36,6 +36,10 @@ type Options struct {
 	// WholeSectors is true for formats whose media must be a whole number
 	// of sectors.
 	WholeSectors bool
+	// KeptReader is true for formats whose resumed writers implement
+	// format.KeptReader: the suite then fails if one does not, and reads
+	// the kept media back at random offsets after every resume.
+	KeptReader bool
 }
 
 func (o *Options) defaults() {
@@ -121,7 +125,7 @@ func Run(t *testing.T, f format.Format, o Options) {
 						if _, err := f.Plan(s); err != nil {
 							t.Skipf("the format refuses this spec: %v", err)
 						}
-						RoundTrip(t, f, s, data, uint64(n)^uint64(seg))
+						RoundTrip(t, f, s, data, uint64(n)^uint64(seg), o.KeptReader)
 					})
 				}
 			}
@@ -132,8 +136,9 @@ func Run(t *testing.T, f format.Format, o Options) {
 
 // RoundTrip writes data with random write sizes, a checkpoint, an abort and
 // a resume at random offsets, then finishes and reads the image back
-// through every reader the format has.
-func RoundTrip(t *testing.T, f format.Format, s format.Spec, data []byte, seed uint64) {
+// through every reader the format has. With needKept, the resumed writer
+// must implement format.KeptReader.
+func RoundTrip(t *testing.T, f format.Format, s format.Spec, data []byte, seed uint64, needKept bool) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	plan, err := f.Plan(s)
@@ -164,19 +169,21 @@ func RoundTrip(t *testing.T, f format.Format, s format.Spec, data []byte, seed u
 		t.Fatalf("abort: %v", err)
 	}
 	checkPartialNames(t, f, s, w.Partial())
+	aborted := folderDigest(t, s.Root)
 
 	w, err = f.Resume(s, state)
 	if err != nil {
 		t.Fatalf("resume at %d: %v", cut, err)
 	}
-	if kr, ok := w.(format.KeptReader); ok && cut > 0 {
-		kept := make([]byte, cut)
-		if k, err := kr.ReadKeptAt(kept, 0); int64(k) != cut || err != nil {
-			t.Fatalf("ReadKeptAt after resume: %d of %d bytes, %v", k, cut, err)
-		}
-		if !bytes.Equal(kept, data[:cut]) {
-			t.Fatalf("the kept media differs from the stream (first difference at %d)", firstDiff(kept, data[:cut]))
-		}
+	kr, ok := w.(format.KeptReader)
+	if !ok && needKept {
+		t.Fatalf("the resumed writer (%T) does not implement format.KeptReader", w)
+	}
+	if ok {
+		checkKept(t, kr, data[:cut], rng)
+	}
+	if now := folderDigest(t, s.Root); now != aborted {
+		t.Fatalf("Resume and ReadKeptAt changed the folder before the first write:\nafter Abort:\n%s\nnow:\n%s", aborted, now)
 	}
 	writeAll(t, w, data[cut:], rng)
 	sum := format.Summary{Hashes: hashesOf(data), Unreadable: []report.Range{}}
@@ -226,6 +233,72 @@ func RoundTrip(t *testing.T, f format.Format, s format.Spec, data []byte, seed u
 	if sc, ok := f.(format.Scanner); ok {
 		checkScan(t, sc, s, files, segs, data)
 	}
+}
+
+// checkKept reads the kept media (kept: the stream up to the checkpoint)
+// whole, at random offsets and lengths, across and at its end.
+func checkKept(t *testing.T, kr format.KeptReader, kept []byte, rng *rand.Rand) {
+	t.Helper()
+	n := int64(len(kept))
+	all := make([]byte, n)
+	if k, err := kr.ReadKeptAt(all, 0); int64(k) != n || (err != nil && err != io.EOF) {
+		t.Fatalf("ReadKeptAt(all %d kept bytes): %d, %v", n, k, err)
+	}
+	if !bytes.Equal(all, kept) {
+		t.Fatalf("the kept media differs from the stream (first difference at %d)", firstDiff(all, kept))
+	}
+	for range 20 {
+		if n == 0 {
+			break
+		}
+		off := rng.Int64N(n)
+		p := make([]byte, rng.Int64N(min(n-off, 200_000))+1)
+		if k, err := kr.ReadKeptAt(p, off); k != len(p) || (err != nil && err != io.EOF) {
+			t.Fatalf("ReadKeptAt(%d bytes at %d of %d kept): %d, %v", len(p), off, n, k, err)
+		}
+		if !bytes.Equal(p, kept[off:off+int64(len(p))]) {
+			t.Fatalf("ReadKeptAt(%d bytes at %d) differs from the stream", len(p), off)
+		}
+	}
+	// Nothing past the checkpoint is kept, whatever the files hold there.
+	if k, err := kr.ReadKeptAt(make([]byte, 10), n); k != 0 || err != io.EOF {
+		t.Errorf("ReadKeptAt at the checkpoint (%d): %d, %v; want 0, io.EOF", n, k, err)
+	}
+	if n > 0 {
+		p := make([]byte, 1000)
+		off := max(0, n-500)
+		k, err := kr.ReadKeptAt(p, off)
+		if int64(k) != n-off || err != io.EOF || !bytes.Equal(p[:k], kept[off:]) {
+			t.Errorf("ReadKeptAt(1000 bytes at %d, across the checkpoint at %d): %d, %v; want %d bytes, io.EOF", off, n, k, err, n-off)
+		}
+	}
+}
+
+// folderDigest names every file of the folder with its size, mode and
+// SHA-256: equal digests mean nothing in it changed.
+func folderDigest(t *testing.T, root *os.Root) string {
+	t.Helper()
+	d, err := root.Open(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	var b bytes.Buffer
+	for _, name := range names {
+		fi, err := root.Lstat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		content, _ := root.ReadFile(name)
+		sum := sha256.Sum256(content)
+		fmt.Fprintf(&b, "%s %v %d %x\n", name, fi.Mode(), fi.Size(), sum[:8])
+	}
+	return b.String()
 }
 
 func writeAll(t *testing.T, w format.Writer, p []byte, rng *rand.Rand) {

@@ -115,6 +115,8 @@ fi
 done
 
 echo "== verify of the fast image (--segment-hash ${SEGMENT_HASH:-auto}): custodian verify vs ewfverify -d sha1"
+# "verify ratio": each tool on its own tool's fast E01 (custodian's with its
+# report, ewfacquire's); then each tool on the other's file too.
 # SEGMENT_HASH=none: the same work as ewfverify (media MD5+SHA-1 and the
 # chunks); the default also checks each segment file's own hash.
 "$WORK/custodian" acquire "$dev" -o "$(o verify)" --name img --format ewf --compress fast --hash md5,sha1 \
@@ -127,14 +129,25 @@ for round in $(seq "$ROUNDS"); do
   vt[custodian]+="$(echo "$t1 - $t0" | bc -l) "
   t0=$(date +%s.%N); ewfverify -q -d sha1 "$(o verify)/ewf.E01" >/dev/null; t1=$(date +%s.%N)
   vt[ewfverify]+="$(echo "$t1 - $t0" | bc -l) "
+  # The same files through both tools: custodian's fast E01 through
+  # ewfverify, and ewfacquire's through custodian verify FILE.E01.
+  t0=$(date +%s.%N); ewfverify -q -d sha1 "$(o verify)/img.E01" >/dev/null; t1=$(date +%s.%N)
+  vt[ewfverify-same]+="$(echo "$t1 - $t0" | bc -l) "
+  t0=$(date +%s.%N); "$WORK/custodian" verify "$(o verify)/ewf.E01" >/dev/null; t1=$(date +%s.%N)
+  vt[custodian-foreign]+="$(echo "$t1 - $t0" | bc -l) "
   if [ -n "${BASELINE:-}" ]; then
     t0=$(date +%s.%N); "$WORK/custodian-baseline" verify --no-trust "$(o verify)" >/dev/null; t1=$(date +%s.%N)
     vt[baseline]+="$(echo "$t1 - $t0" | bc -l) "
   fi
 done
 cv=$(median "${vt[custodian]}"); ev=$(median "${vt[ewfverify]}")
+es=$(median "${vt[ewfverify-same]}"); cf=$(median "${vt[custodian-foreign]}")
 printf 'custodian verify  median %6.2f s (runs: %s)\newfverify -d sha1 median %6.2f s (runs: %s)\nverify ratio: %5.2fx\n' \
   "$cv" "$(printf '%.2f ' ${vt[custodian]})" "$ev" "$(printf '%.2f ' ${vt[ewfverify]})" "$(echo "$ev / $cv" | bc -l)"
+printf 'the same file, custodian'"'"'s fast E01: ewfverify -d sha1 median %6.2f s (runs: %s) -> ratio %5.2fx\n' \
+  "$es" "$(printf '%.2f ' ${vt[ewfverify-same]})" "$(echo "$es / $cv" | bc -l)"
+printf 'the same file, ewfacquire'"'"'s fast E01: custodian verify FILE.E01 median %6.2f s (runs: %s) -> ratio %5.2fx\n' \
+  "$cf" "$(printf '%.2f ' ${vt[custodian-foreign]})" "$(echo "$ev / $cf" | bc -l)"
 if [ -n "${BASELINE:-}" ]; then
   bv=$(median "${vt[baseline]}")
   printf 'baseline %s verify median %6.2f s (runs: %s)\nbaseline verify ratio: %5.2fx; this tree vs the baseline: %5.2fx time\n' \

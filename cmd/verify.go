@@ -158,8 +158,7 @@ func verifyMeter(w io.Writer, tty bool, poll func() verify.Progress) (stop func(
 	wg.Go(func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		var lastDone int64
-		last := time.Now()
+		begun := time.Now()
 		for {
 			select {
 			case <-done:
@@ -173,10 +172,13 @@ func verifyMeter(w io.Writer, tty bool, poll func() verify.Progress) (stop func(
 			case now := <-t.C:
 				p := poll()
 				if p.Total > 0 && p.Phase != verify.PhaseReport && p.Phase != verify.PhaseDone {
-					rate := int64(float64(p.Done-lastDone) / now.Sub(last).Seconds())
+					// The average since the start: the bytes read per tick
+					// swing (a segment's tables and hashes are read after
+					// its chunks were hashed), and the last tick would show
+					// the few bytes of the last sections as the speed.
+					rate := int64(float64(p.Done) / now.Sub(begun).Seconds())
 					m.set("verifying", p.Done, p.Total, 0, rate)
 				}
-				lastDone, last = p.Done, now
 			}
 		}
 	})

@@ -39,7 +39,7 @@ func sampleReport() *Report {
 	r.Case = Case{CaseNumber: "2026-042", EvidenceNumber: "EV-01", Examiner: "J. Doe",
 		Description: "laptop SSD, Lenovo T14", Notes: "seized at \"site B\" <desk 3>"}
 	r.Source = Source{Path: "/dev/sdb", Kind: "block device", Size: 3 << 20, LogicalSectorSize: 512,
-		PhysicalSectorSize: 4096, Model: "Samsung SSD 870", Serial: "S5Y1NX0T123456", ReadOnlyBefore: false,
+		PhysicalSectorSize: 4096, Model: "Samsung SSD 870", Serial: "S5Y1NX0T123456", FirmwareRevision: "SVT02B6Q", Transport: "sata", ReadOnlyBefore: false,
 		ReadOnlyDuring: true, WriteBlock: WriteBlock{Enabled: true, Method: "BLKROSET",
 			Devices: []string{"/dev/sdb", "/dev/sdb1"}, Confirmed: true, CounterChecked: true}}
 	r.Image = Image{Format: "raw", Name: "sdb", SegmentSize: 2 << 20, Segments: []Segment{

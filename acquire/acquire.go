@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -404,14 +405,8 @@ func (a *Acquisition) checkFolder(d *os.File) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%w: output %s is not a folder", ErrUsage, a.dir)
 	}
-	st := fi.Sys().(*syscall.Stat_t)
-	var why string
-	switch {
-	case int(st.Uid) != os.Geteuid():
-		why = fmt.Sprintf("is owned by uid %d, not by this user (uid %d)", st.Uid, os.Geteuid())
-	case fi.Mode().Perm()&0o022 != 0:
-		why = fmt.Sprintf("is writable by %s (mode %04o)", map[bool]string{true: "others", false: "its group"}[fi.Mode().Perm()&0o002 != 0], fi.Mode().Perm())
-	default:
+	why := FolderProblem(fi)
+	if why == "" {
 		return nil
 	}
 	if a.o.AllowForeignFolder {
@@ -422,6 +417,23 @@ func (a *Acquisition) checkFolder(d *os.File) error {
 		Err: fmt.Errorf("%w: the output folder %s %s: another user could redirect or read the image", ErrUsage, a.dir, why),
 		Tip: "write into a folder of your own that only you can write (e.g. mkdir -m 0750 /evidence/case-42), or pass --allow-foreign-folder if you trust everyone who can write it",
 	}
+}
+
+// FolderProblem says why a folder (fi, from a Stat of its open handle) is
+// not safe to write evidence into: owned by another user, or writable by
+// its group or others (see checkFolder); "" when it is. The batch runner
+// asks it of its own output folder too.
+func FolderProblem(fi fs.FileInfo) string {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !ok:
+		return ""
+	case int(st.Uid) != os.Geteuid():
+		return fmt.Sprintf("is owned by uid %d, not by this user (uid %d)", st.Uid, os.Geteuid())
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Sprintf("is writable by %s (mode %04o)", map[bool]string{true: "others", false: "its group"}[fi.Mode().Perm()&0o002 != 0], fi.Mode().Perm())
+	}
+	return ""
 }
 
 func (a *Acquisition) closeRoot() {

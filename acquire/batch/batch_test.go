@@ -346,3 +346,40 @@ func TestParallelLimit(t *testing.T) {
 		t.Errorf("at most %d jobs ran at once, want 2", peak)
 	}
 }
+
+// TestForeignOutputFolder: an existing batch output folder that others can
+// write is refused, as acquire refuses such a job folder, both by Validate
+// and by Run on the folder it opened (a folder swapped after validation);
+// allow-foreign-folder on every job lets it be used.
+func TestForeignOutputFolder(t *testing.T) {
+	tmp := t.TempDir()
+	writeFile(t, filepath.Join(tmp, "a.img"), 4096)
+	out := filepath.Join(tmp, "out")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(allow bool) Config {
+		o := options("a")
+		o.AllowForeignFolder = allow
+		return Config{Output: out, Jobs: []Job{{Label: "a", Source: filepath.Join(tmp, "a.img"), Dir: filepath.Join(out, "a"), Options: o}}}
+	}
+	plan, ps := Validate(cfg(false))
+	if ps != nil {
+		t.Fatalf("own folder: %v", ps)
+	}
+	if err := os.Chmod(out, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, ps := Validate(cfg(false)); !strings.Contains(messages(ps), "is writable by others (mode 0777)") {
+		t.Errorf("a folder writable by others passed validation: %v", ps)
+	}
+	if _, err := New(plan, RunOptions{Parallel: 1}).Run(t.Context()); err == nil || !strings.Contains(err.Error(), "writable by others") {
+		t.Errorf("Run into a folder made writable by others after validation: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, SummaryName)); !os.IsNotExist(err) {
+		t.Errorf("a summary was written into the foreign folder: %v", err)
+	}
+	if _, ps := Validate(cfg(true)); ps != nil {
+		t.Errorf("allow-foreign-folder: %v", ps)
+	}
+}

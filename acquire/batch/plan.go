@@ -89,9 +89,13 @@ type Space struct {
 // file), and the space each destination needs.
 type Plan struct {
 	Output string
-	Jobs   []PlannedJob
-	Chains [][]int
-	Space  []Space
+	// AllowForeignFolder: every job allows a folder of another user or
+	// writable by others (allow-foreign-folder), so the batch's own
+	// output folder may be one too.
+	AllowForeignFolder bool
+	Jobs               []PlannedJob
+	Chains             [][]int
+	Space              []Space
 }
 
 // Validate checks the whole batch (see the package doc) and returns its
@@ -108,7 +112,15 @@ func Validate(c Config) (*Plan, Problems) {
 	if strings.TrimSpace(c.Output) == "" {
 		add(nil, "no output folder: give 'output:' in defaults (each job writes to OUTPUT/NAME/, the summary to OUTPUT/"+SummaryName+")", "defaults:\n  output: /evidence/case-42")
 	}
-	plan := &Plan{Output: c.Output}
+	plan := &Plan{Output: c.Output, AllowForeignFolder: allowForeign(c.Jobs)}
+	if strings.TrimSpace(c.Output) != "" {
+		if fi, err := os.Stat(c.Output); err == nil && !plan.AllowForeignFolder {
+			if why := acquire.FolderProblem(fi); why != "" {
+				add(nil, fmt.Sprintf("the batch's output folder %s %s: another user could replace the summary or the job folders", c.Output, why),
+					"write into a folder of your own that only you can write (e.g. mkdir -m 0750 /evidence/case-42), or set 'allow-foreign-folder: true' in defaults if you trust everyone who can write it")
+			}
+		}
+	}
 	sources := map[[2]uint64]string{}
 	names := map[string]string{}
 	dirs := map[string]string{}
@@ -204,6 +216,17 @@ func Validate(c Config) (*Plan, Problems) {
 		return nil, ps
 	}
 	return plan, nil
+}
+
+// allowForeign reports whether every job was given allow-foreign-folder
+// (in practice: in defaults).
+func allowForeign(jobs []Job) bool {
+	for _, j := range jobs {
+		if !j.Options.AllowForeignFolder {
+			return false
+		}
+	}
+	return len(jobs) > 0
 }
 
 // hintedError is an error with a hint for the user.

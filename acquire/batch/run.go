@@ -175,6 +175,13 @@ func (b *Batch) Run(ctx context.Context) (*Summary, error) {
 		return nil, fmt.Errorf("open output folder: %w", err)
 	}
 	defer root.Close()
+	// Validate checked the folder if it existed; this checks the folder
+	// now open (created, or swapped since), through its handle.
+	if fi, err := root.Stat("."); err != nil {
+		return nil, fmt.Errorf("output folder: %w", err)
+	} else if why := acquire.FolderProblem(fi); why != "" && !b.plan.AllowForeignFolder {
+		return nil, fmt.Errorf("%w: the batch's output folder %s %s: another user could replace the summary or the job folders", acquire.ErrUsage, b.plan.Output, why)
+	}
 	b.mu.Lock()
 	b.root = root
 	b.summary.StartedAt = b.stamp()

@@ -174,3 +174,6 @@ func overlaps(rs []report.Range, off, n int64) bool {
 	}
 	return false
 }
+
+// roundUp rounds n up to a multiple of to.
+func roundUp(n, to int) int { return (n + to - 1) / to * to }

@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/custodian-forensics/custodian/acquire"
+	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/blockdev"
-	"github.com/custodian-forensics/custodian/internal/rootfile"
 	"github.com/custodian-forensics/custodian/internal/units"
 	"github.com/custodian-forensics/custodian/report"
 )
@@ -229,16 +229,6 @@ func allowForeign(jobs []Job) bool {
 	return len(jobs) > 0
 }
 
-// hintedError is an error with a hint for the user.
-type hintedError struct {
-	err  error
-	hint string
-}
-
-func (e *hintedError) Error() string { return e.err.Error() }
-func (e *hintedError) Unwrap() error { return e.err }
-func (e *hintedError) Hint() string  { return e.hint }
-
 // hinted is an error with a hint (acquire's refusals are).
 type hinted interface{ Hint() string }
 
@@ -374,19 +364,17 @@ func (j *PlannedJob) existing(resume bool) error {
 	if !resume {
 		j.Need = j.size()
 		if len(mine) > 0 {
-			return &hintedError{fmt.Errorf("the folder %s already holds %s (an earlier run of this job)", j.Dir, strings.Join(mine, ", ")),
-				"run the same batch with --resume: complete jobs are skipped, interrupted ones continue"}
+			return &format.Hinted{Err: fmt.Errorf("the folder %s already holds %s (an earlier run of this job)", j.Dir, strings.Join(mine, ", ")),
+				Tip: "run the same batch with --resume: complete jobs are skipped, interrupted ones continue"}
 		}
 		return nil
 	}
-	if b, err := rootfile.ReadAll(root, name+".report.json", 64<<20); err == nil {
-		// A complete report is written last: a journal beside it is one a
-		// crash left before removing it (acquire --resume refuses such a
-		// folder as already complete).
-		if r, err := report.Parse(b); err == nil && r.Status == report.StatusComplete {
-			j.Action, j.Report = ActionSkip, r
-			return nil
-		}
+	// A complete report is written last: a journal beside it is one a
+	// crash left before removing it (acquire --resume refuses such a
+	// folder as already complete).
+	if r, err := report.ReadIn(root, name+report.JSONSuffix); err == nil && r.Status == report.StatusComplete {
+		j.Action, j.Report = ActionSkip, r
+		return nil
 	}
 	if _, err := root.Lstat(name + ".journal"); err == nil {
 		j.Action = ActionResume
@@ -395,8 +383,8 @@ func (j *PlannedJob) existing(resume bool) error {
 	}
 	j.Need = j.size()
 	if len(mine) > 0 {
-		return &hintedError{fmt.Errorf("the folder %s holds %s but no journal to resume from", j.Dir, strings.Join(mine, ", ")),
-			"the run was stopped before its first checkpoint: look at the files (the report says how far it got), then move them away and run the batch again with --resume"}
+		return &format.Hinted{Err: fmt.Errorf("the folder %s holds %s but no journal to resume from", j.Dir, strings.Join(mine, ", ")),
+			Tip: "the run was stopped before its first checkpoint: look at the files (the report says how far it got), then move them away and run the batch again with --resume"}
 	}
 	return nil
 }

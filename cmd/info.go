@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/custodian-forensics/custodian/blockdev"
+	"github.com/custodian-forensics/custodian/internal/units"
 	"github.com/spf13/cobra"
 )
 
@@ -132,15 +133,4 @@ func yesNo(b bool) string {
 }
 
 // humanBytes formats n in binary units, e.g. "16.0 MiB".
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return units.FormatShort(n) }

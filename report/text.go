@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/custodian-forensics/custodian/internal/units"
 )
 
 // RenderText writes the report for people: a one-page summary first (what
@@ -320,18 +322,13 @@ func durationLine(r *Report) string {
 	return s
 }
 
-// shortSize is n in binary units with one decimal ("52.3 MiB").
+// shortSize is n in binary units with one decimal ("52.3 MiB"), or in
+// bytes below 1 KiB.
 func shortSize(n int64) string {
 	if n < 1024 {
 		return fmt.Sprintf("%d bytes", n)
 	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v, i := float64(n)/1024, 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
+	return units.FormatShort(n)
 }
 
 func partitionTableLine(pt *PartitionTable) string {
@@ -409,13 +406,7 @@ func sizeLine(n int64) string {
 	if n < 1024 {
 		return fmt.Sprintf("%d bytes", n)
 	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v, i := float64(n)/1024, 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	return fmt.Sprintf("%d bytes (%.1f %s)", n, v, units[i])
+	return fmt.Sprintf("%d bytes (%s)", n, units.FormatShort(n))
 }
 
 func writeBlockLine(s Source) string {

@@ -72,6 +72,21 @@ func FormatSize(n int64) string {
 	return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", v), "0"), ".0") + " " + units[u]
 }
 
+// FormatShort renders n for a screen line: bytes below 1 KiB, otherwise a
+// binary unit with one decimal ("16.0 MiB").
+func FormatShort(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	v, u := float64(n)/1024, 0
+	for v >= 1024 && u < len(units)-1 {
+		v /= 1024
+		u++
+	}
+	return fmt.Sprintf("%.1f %s", v, units[u])
+}
+
 // FormatExact renders n so that ParseSize gives n back: the largest binary
 // unit that divides it ("2GiB", "640MiB"), or plain bytes ("12345").
 func FormatExact(n int64) string {

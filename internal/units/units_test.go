@@ -78,3 +78,14 @@ func TestFormatExactRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatShort(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB",
+		16 << 20: "16.0 MiB", 1<<20 - 1: "1024.0 KiB", 3 << 40: "3.0 TiB", 1 << 62: "4.0 EiB",
+	} {
+		if got := FormatShort(n); got != want {
+			t.Errorf("FormatShort(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

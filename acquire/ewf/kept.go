@@ -104,17 +104,11 @@ func (w *Writer) openKept() (*image, error) {
 			return openRegular(w.root, k.files[i], os.O_RDONLY)
 		}
 	}
-	for i := range k.files {
-		if err := im.walk(i); err != nil {
-			im.Close()
-			return nil, err
-		}
+	if err := im.walkAll(); err != nil {
+		im.Close()
+		return nil, err
 	}
 	m := &im.meta
-	if m.vol == nil {
-		im.Close()
-		return nil, damage(k.files[0], "volume", "the set has no volume section")
-	}
 	if m.chunkSize != w.l.chunkSize || m.mediaSize != w.l.mediaSize {
 		im.Close()
 		return nil, damage(k.files[0], "volume", "chunks of %d bytes and a media of %d bytes, the checkpoint's layout has %d and %d",

@@ -69,17 +69,11 @@ func open(root *os.Root, files []string) (*image, error) {
 		return nil, errors.New("ewf: no segment files")
 	}
 	im := &image{root: root, files: files, handles: map[int]*os.File{}, cached: map[int]table{}, chunkAt: -1}
-	for i := range files {
-		if err := im.walk(i); err != nil {
-			im.Close()
-			return nil, err
-		}
+	if err := im.walkAll(); err != nil {
+		im.Close()
+		return nil, err
 	}
 	m := &im.meta
-	if m.vol == nil {
-		im.Close()
-		return nil, damage(files[0], "volume", "the set has no volume section")
-	}
 	if m.entries < m.chunks {
 		im.Close()
 		return nil, damage(files[len(files)-1], "tables", "the tables list %d chunks, the media needs %d", m.entries, m.chunks)
@@ -87,6 +81,20 @@ func open(root *os.Root, files []string) (*image, error) {
 	im.stored = make([]byte, 0, maxStored(m.chunkSize))
 	im.chunk = make([]byte, m.chunkSize)
 	return im, nil
+}
+
+// walkAll walks every segment file of the set in order (see walk) and
+// checks that the set has a volume section.
+func (im *image) walkAll() error {
+	for i := range im.files {
+		if err := im.walk(i); err != nil {
+			return err
+		}
+	}
+	if im.meta.vol == nil {
+		return damage(im.files[0], "volume", "the set has no volume section")
+	}
+	return nil
 }
 
 // walk follows the descriptors of file i from offset 13.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custodian-forensics/custodian/acquire/format"
 	"github.com/custodian-forensics/custodian/hashing"
 	"github.com/custodian-forensics/custodian/internal/looptest"
 	"github.com/custodian-forensics/custodian/report"
@@ -79,6 +80,31 @@ func concat(t *testing.T, dir string, r *report.Report) []byte {
 		all = append(all, b...)
 	}
 	return all
+}
+
+// openImage opens the image a report describes through its format's
+// reader (closed at the end of the test).
+func openImage(t *testing.T, dir string, r *report.Report) format.Reader {
+	t.Helper()
+	f, err := LookupFormat(r.Image.Format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	var files []string
+	for _, s := range r.Image.Segments {
+		files = append(files, s.File)
+	}
+	im, err := f.Open(root, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { im.Close() })
+	return im
 }
 
 func TestAcquireSizes(t *testing.T) {

@@ -177,24 +177,7 @@ func TestCrashResumeEWF(t *testing.T) {
 			if !rehashed {
 				t.Errorf("no event says the kept image was read back: %+v", r.Events)
 			}
-			f, err := LookupFormat("ewf")
-			if err != nil {
-				t.Fatal(err)
-			}
-			root, err := os.OpenRoot(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer root.Close()
-			var files []string
-			for _, s := range r.Image.Segments {
-				files = append(files, s.File)
-			}
-			im, err := f.Open(root, files)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer im.Close()
+			im := openImage(t, dir, r)
 			media := make([]byte, im.Size())
 			if n, err := im.ReadAt(media, 0); n != len(media) || string(media) != string(data) {
 				t.Errorf("the E01 media (%d bytes, %v) differs from the source", n, err)

@@ -268,24 +268,7 @@ func TestResumeEWFKeepsCaseInHeader(t *testing.T) {
 	if r.Case != o.Case || len(r.Image.Segments) < 2 {
 		t.Fatalf("report case %+v, %d segments", r.Case, len(r.Image.Segments))
 	}
-	f, err := LookupFormat("ewf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	var files []string
-	for _, s := range r.Image.Segments {
-		files = append(files, s.File)
-	}
-	rd, err := f.Open(root, files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openImage(t, dir, r)
 	st := rd.(interface{ Stored() format.Stored }).Stored()
 	if st.Case != o.Case {
 		t.Errorf("EWF header case %+v, want %+v", st.Case, o.Case)

@@ -1,15 +1,14 @@
 package cmd
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/custodian-forensics/custodian/report"
 )
 
 // Version returns the module version and VCS revision from the build info,
@@ -44,27 +43,6 @@ func Version() string {
 	return fmt.Sprintf("%s (rev %s)", v, rev)
 }
 
-// BinarySHA256 hashes the running executable (/proc/self/exe on Linux:
-// the file that was executed, even if its path was since replaced).
-func BinarySHA256() (path, sum string, err error) {
-	path, err = os.Executable()
-	if err != nil {
-		return "", "", err
-	}
-	f, err := os.Open("/proc/self/exe")
-	if err != nil {
-		if f, err = os.Open(path); err != nil {
-			return path, "", err
-		}
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return path, "", err
-	}
-	return path, hex.EncodeToString(h.Sum(nil)), nil
-}
-
 func newVersionCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
@@ -77,7 +55,11 @@ program made an image.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(cmd.OutOrStdout(), "custodian %s %s\n", Version(), runtime.Version())
-			path, sum, err := BinarySHA256()
+			path, err := os.Executable()
+			if err != nil {
+				return withCode(ExitFailure, fmt.Errorf("find this binary: %w", err))
+			}
+			sum, err := report.ExecutableSHA256()
 			if err != nil {
 				return withCode(ExitFailure, fmt.Errorf("hash this binary: %w", err))
 			}

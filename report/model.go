@@ -279,8 +279,9 @@ func DefaultEnv(version string) Env {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		kernel = strings.TrimSpace(string(b))
 	}
+	sum, _ := ExecutableSHA256() // "" when unreadable: the field is left out
 	return Env{Now: time.Now, Hostname: host, Kernel: kernel, Version: version, Args: os.Args,
-		GoVersion: runtime.Version(), ExecutableSHA256: ExecutableSHA256()}
+		GoVersion: runtime.Version(), ExecutableSHA256: sum}
 }
 
 // New starts a report: schema, tool, host, command line and started_at come

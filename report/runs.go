@@ -94,22 +94,30 @@ func span(a, b string) time.Duration {
 	return tb.Sub(ta)
 }
 
-var exeSum = sync.OnceValue(func() string {
+var exeSum = sync.OnceValues(func() (string, error) {
 	f, err := os.Open("/proc/self/exe")
 	if err != nil {
-		return ""
+		path, perr := os.Executable()
+		if perr != nil {
+			return "", err
+		}
+		if f, err = os.Open(path); err != nil {
+			return "", err
+		}
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return ""
+		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil)), nil
 })
 
-// ExecutableSHA256 is the SHA-256 of the running binary (/proc/self/exe),
-// read once per process; "" when it cannot be read.
-func ExecutableSHA256() string { return exeSum() }
+// ExecutableSHA256 is the SHA-256 of the running binary (/proc/self/exe:
+// the file that was executed, even if its path was since replaced; else
+// the file at os.Executable's path), read once per process. `custodian
+// version` prints it and every report records it.
+func ExecutableSHA256() (string, error) { return exeSum() }
 
 // PartitionTable is a source's partition table as read from its first
 // sectors.

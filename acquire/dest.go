@@ -21,16 +21,12 @@ var ErrOutputOnSource = errors.New("the output folder is on the source device")
 // creating the folder on the source's own filesystem would already be a
 // write to the evidence.
 func prepareDest(dir string, dev *blockdev.Device, info *blockdev.Info, infoErr error) error {
-	existing, err := nearestExisting(dir)
+	st, existing, err := NearestFolder(dir)
+	if errors.Is(err, ErrNotFolder) {
+		return fmt.Errorf("%w: output %s is not a folder", ErrUsage, existing)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: output folder %s: %w", ErrUsage, dir, err)
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(existing, &st); err != nil {
-		return fmt.Errorf("%w: output folder %s: %w", ErrUsage, dir, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return fmt.Errorf("%w: output %s is not a folder", ErrUsage, existing)
 	}
 	if !dev.IsBlock() {
 		return nil
@@ -47,40 +43,57 @@ func prepareDest(dir string, dev *blockdev.Device, info *blockdev.Info, infoErr 
 	return nil
 }
 
-// nearestExisting returns dir or its closest ancestor that exists.
-func nearestExisting(dir string) (string, error) {
+// FreeSpace is the number of bytes an unprivileged writer may still write
+// to the filesystem of path (statfs's available blocks).
+func FreeSpace(path string) (int64, error) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(path, &fs); err != nil {
+		return 0, err
+	}
+	return int64(fs.Bavail) * fs.Bsize, nil
+}
+
+// ErrNotFolder: the nearest existing ancestor of an output folder (or the
+// folder itself) is not a folder.
+var ErrNotFolder = errors.New("not a folder")
+
+// NearestFolder stats dir, or its closest ancestor that exists (the folder
+// a new output folder would be created in), and returns it with its
+// absolute path; one that is not a folder wraps ErrNotFolder. acquire and
+// the batch runner check destinations (on the source? room enough?) on it
+// before anything is created.
+func NearestFolder(dir string) (unix.Stat_t, string, error) {
 	p, err := filepath.Abs(dir)
 	if err != nil {
-		return "", err
+		return unix.Stat_t{}, "", err
 	}
 	for {
-		_, err := os.Stat(p)
+		var st unix.Stat_t
+		err := unix.Stat(p, &st)
 		if err == nil {
-			return p, nil
+			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return st, p, fmt.Errorf("%s is %w", p, ErrNotFolder)
+			}
+			return st, p, nil
 		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return "", err
+		if !errors.Is(err, os.ErrNotExist) || filepath.Dir(p) == p {
+			return st, p, &os.PathError{Op: "stat", Path: p, Err: err}
 		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return "", err
-		}
-		p = parent
+		p = filepath.Dir(p)
 	}
 }
 
 // checkSpace refuses a destination whose free space is known to be smaller
 // than the image (raw images are as large as the source), unless forced.
 func checkSpace(dir string, need int64, o *Options) error {
-	existing, err := nearestExisting(dir)
+	_, existing, err := NearestFolder(dir)
 	if err != nil {
 		return nil // prepareDest already reported it
 	}
-	var fs unix.Statfs_t
-	if err := unix.Statfs(existing, &fs); err != nil {
+	free, err := FreeSpace(existing)
+	if err != nil {
 		return nil // unknown: nothing to refuse on
 	}
-	free := int64(fs.Bavail) * int64(fs.Bsize)
 	need += 1 << 20 // report, journal, folder entries
 	if o.Format != "raw" && o.Compression != "none" && o.Compression != "" {
 		return nil // compressed size cannot be known in advance

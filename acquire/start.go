@@ -3,8 +3,6 @@ package acquire
 import (
 	"slices"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/custodian-forensics/custodian/report"
 )
 
@@ -43,9 +41,8 @@ func (a *Acquisition) started(r *report.Report, from int64) {
 	if a.info != nil {
 		st.Name = a.info.Name
 	}
-	var fs unix.Statfs_t
-	if err := unix.Statfs(a.dir, &fs); err == nil {
-		st.DirFree = int64(fs.Bavail) * int64(fs.Bsize)
+	if free, err := FreeSpace(a.dir); err == nil {
+		st.DirFree = free
 	}
 	a.o.OnStart(st)
 }

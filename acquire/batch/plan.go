@@ -178,7 +178,7 @@ func Validate(c Config) (*Plan, Problems) {
 		if strings.TrimSpace(dir) == "" {
 			continue
 		}
-		st, existing, err := statNearest(dir)
+		st, existing, err := acquire.NearestFolder(dir)
 		if err != nil {
 			var j *Job
 			if i > 0 {
@@ -263,28 +263,6 @@ func inspect(src string) (*blockdev.Info, [2]uint64, error) {
 		return info, [2]uint64{0, st.Rdev}, nil
 	}
 	return info, [2]uint64{st.Dev, st.Ino}, nil
-}
-
-// statNearest stats dir or its nearest existing ancestor.
-func statNearest(dir string) (unix.Stat_t, string, error) {
-	p, err := filepath.Abs(dir)
-	if err != nil {
-		return unix.Stat_t{}, "", err
-	}
-	for {
-		var st unix.Stat_t
-		err := unix.Stat(p, &st)
-		if err == nil {
-			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				return st, p, fmt.Errorf("%s is not a folder", p)
-			}
-			return st, p, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) || filepath.Dir(p) == p {
-			return st, p, err
-		}
-		p = filepath.Dir(p)
-	}
 }
 
 // chain groups the jobs: one chain per physical disk (every job of a disk,
@@ -408,19 +386,19 @@ func (p *Plan) space() Problems {
 		if j.Action == ActionSkip || j.Options.Force || j.Info == nil || j.Dir == "" {
 			continue
 		}
-		st, existing, err := statNearest(j.Dir)
+		st, existing, err := acquire.NearestFolder(j.Dir)
 		if err != nil {
 			continue // reported already
 		}
 		k, ok := byDev[st.Dev]
 		if !ok {
-			var fs unix.Statfs_t
-			if err := unix.Statfs(existing, &fs); err != nil {
+			free, err := acquire.FreeSpace(existing)
+			if err != nil {
 				continue // unknown: nothing to refuse on
 			}
 			k = len(p.Space)
 			byDev[st.Dev] = k
-			p.Space = append(p.Space, Space{Path: existing, Free: int64(fs.Bavail) * int64(fs.Bsize)})
+			p.Space = append(p.Space, Space{Path: existing, Free: free})
 		}
 		p.Space[k].Need += j.Need
 		p.Space[k].Jobs = append(p.Space[k].Jobs, j.Options.Name)
